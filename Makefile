@@ -1,0 +1,52 @@
+# dintero-aio: every target creates the virtual environment it needs (python3, pip and make suffice).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# The generator runs ruff from its post hooks: put the venv's pinned ruff first on PATH.
+GENERATE = PATH="$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path openapi.yaml \
+	--meta none --config generator-config.yaml --custom-template-path templates \
+	--overwrite --output-path
+
+.PHONY: venv generate check-generated lint typecheck test clean
+
+venv: $(STAMP)
+
+# Re-installs only when pyproject.toml changes; `make clean` forces a fresh environment.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+generate: $(STAMP)
+	$(GENERATE) generated/dintero_api
+
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GENERATE) "$$tmp/dintero_api" >/dev/null; \
+	if ! diff -ru --exclude=__pycache__ generated/dintero_api "$$tmp/dintero_api"; then \
+		echo "check-generated: generated/ differs from what 'make generate' writes (diff above)." >&2; \
+		echo "Run 'make generate' and commit the result; never edit generated/ by hand." >&2; \
+		exit 1; \
+	fi; \
+	echo "check-generated: generated/ is up to date."
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/
+
+test: check-generated lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
