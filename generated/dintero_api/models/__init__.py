@@ -5,6 +5,7 @@ from .access_token_token_type import AccessTokenTokenType
 from .client_create import ClientCreate
 from .client_credentials_grant import ClientCredentialsGrant
 from .client_credentials_grant_grant_type import ClientCredentialsGrantGrantType
+from .client_info import ClientInfo
 from .client_with_secret import ClientWithSecret
 from .error import Error
 from .error_error import ErrorError
@@ -16,6 +17,7 @@ __all__ = (
     "ClientCreate",
     "ClientCredentialsGrant",
     "ClientCredentialsGrantGrantType",
+    "ClientInfo",
     "ClientWithSecret",
     "Error",
     "ErrorError",

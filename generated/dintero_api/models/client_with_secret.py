@@ -15,7 +15,7 @@ T = TypeVar("T", bound="ClientWithSecret")
 
 @_attrs_define
 class ClientWithSecret:
-    """A created client, with the secret that is shown only this once.
+    """A created (or rotated) client, with the secret that is shown only this once.
 
     Attributes:
         id (UUID):
