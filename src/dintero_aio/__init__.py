@@ -1,5 +1,45 @@
-"""dintero-aio: an async SDK for Dintero's management-auth API."""
+"""dintero-aio: an async SDK for Dintero's management-auth API.
+
+async with Dintero.from_env() as dintero:
+    created = await dintero.clients.create(name="pos", client_id="pos-1")
+"""
+
+from dintero_api.models import ClientInfo, ClientWithSecret
 
 from ._version import __version__
+from .client import Dintero
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DinteroError,
+    InternalServerError,
+    InvalidInputError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from .retry import RetryPolicy
 
-__all__ = ["__version__"]
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientInfo",
+    "ClientWithSecret",
+    "Dintero",
+    "DinteroError",
+    "InternalServerError",
+    "InvalidInputError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "__version__",
+]

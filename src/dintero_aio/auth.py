@@ -1,0 +1,139 @@
+"""Client-credentials tokens: cached, refreshed before expiry, fetched once however many wait.
+
+`TokenAuth` is an `httpx.Auth` flow on the SDK's single `httpx.AsyncClient`: it stamps each API
+request with the cached token and, on a 401, refreshes once and replays the request once.
+`TokenCache` makes any number of concurrent callers that find no usable token share ONE fetch:
+the fetch runs as its own task that callers await through `asyncio.shield`, so a cancelled caller
+neither cancels the fetch for the others nor leaves a lock or a half-written cache behind.
+No lock exists at all; nothing is held while an API request is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from time import monotonic
+
+import attrs
+import httpx
+from dintero_api.api.auth import aid_auths_oauth_token_post
+from dintero_api.models import AccessToken, ClientCredentialsGrant, ClientCredentialsGrantGrantType
+
+from .calls import Caller
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    PermissionDeniedError,
+)
+
+log = logging.getLogger("dintero_aio")
+
+#: Refresh once less than this much of a token's lifetime is left (or half of it, if shorter).
+REFRESH_MARGIN = 60.0
+
+
+@attrs.frozen
+class Token:
+    header: str = attrs.field(repr=False)
+    refresh_at: float  # monotonic time after which a new token is fetched before use
+
+
+async def request_token(
+    caller: Caller, account_id: str, audience: str, credentials: httpx.BasicAuth
+) -> AccessToken:
+    """Get Token with the client credentials. Safe to repeat, so retried under the policy;
+    a rejection (400/401/403) is final and says what was rejected."""
+    body = ClientCredentialsGrant(
+        grant_type=ClientCredentialsGrantGrantType.CLIENT_CREDENTIALS, audience=audience
+    )
+    try:
+        access = await caller.call(
+            aid_auths_oauth_token_post, AccessToken, account_id, body=body, auth=credentials
+        )
+    except (BadRequestError, AuthenticationError, PermissionDeniedError) as exc:
+        denied = isinstance(exc, PermissionDeniedError)
+        raise (PermissionDeniedError if denied else AuthenticationError)(
+            f"Dintero rejected the client credentials or the audience ({exc})",
+            response=exc.response,
+            code=exc.code,
+            api_message=exc.message,
+        ) from exc
+    return access
+
+
+class TokenCache:
+    """The account's access token, fetched lazily by `fetch` and shared by every request."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[AccessToken]]) -> None:
+        self._fetch = fetch
+        self._token: Token | None = None
+        self._refresh: asyncio.Task[Token] | None = None
+
+    def __repr__(self) -> str:
+        if self._token is None:
+            return "<TokenCache empty>"
+        return f"<TokenCache token refresh due in {self._token.refresh_at - monotonic():.0f}s>"
+
+    async def get(self) -> Token:
+        """A usable token: the cached one, or the result of the (single, shared) refresh."""
+        token = self._token
+        if token is not None and monotonic() < token.refresh_at:
+            return token
+        if self._refresh is None:
+            self._refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
+            self._refresh.add_done_callback(self._refresh_done)
+        return await asyncio.shield(self._refresh)
+
+    def invalidate(self, token: Token) -> None:
+        """Drop `token` after a 401, unless a newer token has replaced it meanwhile."""
+        if self._token is token:
+            self._token = None
+
+    async def aclose(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+
+    async def _fetch_token(self) -> Token:
+        started = monotonic()
+        access = await self._fetch()
+        lifetime = access.expires_in  # a lifetime <= 0 makes the token single-use, not an error
+        token = Token(
+            header=f"Bearer {access.access_token}",
+            refresh_at=started + lifetime - min(REFRESH_MARGIN, lifetime / 2),
+        )
+        self._token = token
+        log.info("access token fetched; it expires in %ds", lifetime)
+        return token
+
+    def _refresh_done(self, task: asyncio.Task[Token]) -> None:
+        # Runs even for a task cancelled before it started, so the cache can never be left
+        # pointing at a dead refresh; reading the exception keeps asyncio from warning when
+        # every waiter was cancelled.
+        if self._refresh is task:
+            self._refresh = None
+        if not task.cancelled():
+            task.exception()
+
+
+class TokenAuth(httpx.Auth):
+    """Bearer auth from a `TokenCache`, with one refresh-and-replay on 401 (never a loop)."""
+
+    def __init__(self, tokens: TokenCache) -> None:
+        self.tokens = tokens
+
+    def __repr__(self) -> str:
+        return f"TokenAuth({self.tokens!r})"
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.tokens.get()
+        request.headers["Authorization"] = token.header
+        response = yield request
+        if response.status_code == 401:
+            log.info("401 from %s: refreshing the token, replaying once", request.url.path)
+            self.tokens.invalidate(token)
+            token = await self.tokens.get()
+            request.headers["Authorization"] = token.header
+            yield request

@@ -1,0 +1,94 @@
+"""Sending one generated operation: per-attempt timeout, error mapping, retries, parsing.
+
+The request is built by the operation's own `_get_kwargs` and the body parsed by its own
+`_parse_response`, so the spec stays the single source of truth for paths and models. The SDK
+sends the request itself rather than calling `asyncio_detailed`, which would hide the
+`httpx.Response` (needed for headers and error bodies) and crash on statuses such as 599.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+import attrs
+import dintero_api
+import httpx
+
+from . import responses, retry
+from .errors import APIConnectionError, APITimeoutError, NotFoundError
+from .retry import Attempts, RetryPolicy
+
+T = TypeVar("T")
+
+
+class Operation(responses.Operation, Protocol):
+    def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@attrs.frozen
+class Caller:
+    """Shared connection pool and generated client, with this view's retry policy and timeout."""
+
+    http: httpx.AsyncClient
+    generated: dintero_api.Client
+    policy: RetryPolicy
+    timeout: httpx.Timeout
+
+    async def call(
+        self,
+        operation: Operation,
+        returns: type[T],
+        *args: Any,
+        duplicate_risk: str | None = None,
+        gone_means_done: bool = False,
+        auth: httpx.Auth | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Send `operation(*args, **kwargs)` and return its checked 2xx model.
+
+        `duplicate_risk`: see `retry.run`. `gone_means_done`: a 404 after an earlier attempt that
+        may have been processed means that attempt succeeded (delete); the result is then None.
+        `auth` overrides the token flow (Get Token uses HTTP Basic).
+        """
+        request = operation._get_kwargs(*args, **kwargs)
+        name = f"{request['method'].upper()} {request['url']}"
+
+        async def attempt(state: Attempts) -> Any:
+            timeout = _cut(self.timeout, state.time_left())
+            try:
+                response = await self.http.request(
+                    **request, timeout=timeout, auth=auth or httpx.USE_CLIENT_DEFAULT
+                )
+            except httpx.TimeoutException as exc:
+                raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
+            except httpx.RequestError as exc:
+                raise retry.classify(_wrap(APIConnectionError, name, exc)) from exc
+            if response.is_success:
+                return responses.parse(operation, response, returns, self.generated)
+            error = responses.status_error(response)
+            gone = isinstance(error, NotFoundError) and state.maybe_processed_before
+            if gone and gone_means_done:
+                return None
+            raise retry.classify(error, responses.retry_after(response))
+
+        result: T = await retry.run(
+            attempt, policy=self.policy, name=name, duplicate_risk=duplicate_risk
+        )
+        return result
+
+
+def _wrap(cls: type[APIConnectionError], name: str, exc: httpx.RequestError) -> APIConnectionError:
+    error = cls(f"{name}: {type(exc).__name__}: {exc or 'no detail'}")
+    error.__cause__ = exc
+    return error
+
+
+def _cut(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """`timeout` with no phase allowed to outlast the call's deadline."""
+    left = max(left, 0.001)
+    return httpx.Timeout(
+        connect=min(timeout.connect or left, left),
+        read=min(timeout.read or left, left),
+        write=min(timeout.write or left, left),
+        pool=min(timeout.pool or left, left),
+    )

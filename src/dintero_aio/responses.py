@@ -1,0 +1,159 @@
+"""Turning an `httpx.Response` into a checked model or a typed error.
+
+The generated parsers trust the server: a missing field is a bare `KeyError`, `{"name": 42}` is
+accepted as a `str`, and a JSON object where an array belongs parses as an empty list. Here every
+2xx body goes through the generated parser and then a type check of the model it built, so a
+caller gets either a model that matches the spec or a `MalformedResponseError` with the response.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import enum
+import functools
+import json
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import httpx
+from dintero_api.types import Unset
+
+from .errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+class Operation(Protocol):
+    """The part of a generated operation module (`dintero_api.api.auth.*`) that the SDK uses."""
+
+    def _parse_response(self, *, client: Any, response: httpx.Response) -> Any: ...
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds (it may be a number of seconds or an HTTP-date), if usable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def status_error(response: httpx.Response) -> APIStatusError:
+    """The typed error for a non-2xx response, with Dintero's error code and message if any."""
+    status = response.status_code
+    cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    code, api_message = _error_body(response)
+    request = response.request
+    text = f"HTTP {status} {response.reason_phrase} from {request.method} {request.url.path}"
+    if code:
+        text += f" [{code}]"
+    if api_message:
+        text += f": {api_message}"
+    error = cls(text, response=response, code=code, api_message=api_message)
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after(response)
+    return error
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Dintero's `{"error": {"code", "message"}}`, read defensively: error bodies vary."""
+    try:
+        error = json.loads(response.content)["error"]
+        code, message = error.get("code"), error.get("message")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, None
+    return (
+        code if isinstance(code, str) else None,
+        message[:500] if isinstance(message, str) else None,
+    )
+
+
+def parse(operation: Operation, response: httpx.Response, returns: Any, client: Any) -> Any:
+    """The model for a 2xx `response`, checked against `returns` (e.g. `list[ClientInfo]`)."""
+    if typing.get_origin(returns) is list and not response.content.lstrip().startswith(b"["):
+        raise MalformedResponseError("expected a JSON array from Dintero", response=response)
+    try:
+        parsed = operation._parse_response(client=client, response=response)
+    # The generated parsers fail with whatever the bad data trips over: KeyError, TypeError,
+    # ValueError (JSONDecodeError, UnicodeDecodeError, enums, dates), AttributeError, ...
+    except Exception as exc:
+        raise MalformedResponseError(
+            f"unparseable {response.status_code} response from Dintero "
+            f"({type(exc).__name__}: {_short(exc)})",
+            response=response,
+        ) from exc
+    if not _checker(returns)(parsed):
+        raise MalformedResponseError(
+            f"{response.status_code} response from Dintero does not match the spec "
+            "(a missing or mistyped field)",
+            response=response,
+        )
+    return parsed
+
+
+def _short(exc: Exception) -> str:
+    # The exception text quotes the offending value, which is server data, never our credentials.
+    return str(exc)[:200]
+
+
+@functools.cache
+def _checker(hint: Any) -> Callable[[object], bool]:
+    """A predicate for "this value has type `hint`", built once per type from its annotations."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [_checker(arg) for arg in typing.get_args(hint)]
+        return lambda value: any(check(value) for check in options)
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        item = _checker(item_hint)
+        return lambda value: isinstance(value, list) and all(item(v) for v in value)
+    if hint is Any:
+        return lambda value: True
+    if origin is dict:
+        return lambda value: isinstance(value, dict)
+    if hint is int:
+        return lambda value: isinstance(value, int) and not isinstance(value, bool)
+    if attrs.has(hint):
+        return _model_checker(hint)
+    if hint in (str, bool, uuid.UUID, datetime.datetime, Unset) or issubclass(hint, enum.Enum):
+        return lambda value: isinstance(value, hint)
+    raise TypeError(f"no checker for {hint!r}")  # a new type in the spec: extend this function
+
+
+def _model_checker(model: type) -> Callable[[object], bool]:
+    hints = typing.get_type_hints(model)
+    fields = [(f.name, _checker(hints[f.name])) for f in attrs.fields(model)]
+
+    def check(value: object) -> bool:
+        return isinstance(value, model) and all(ok(getattr(value, name)) for name, ok in fields)
+
+    return check

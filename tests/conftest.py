@@ -1,0 +1,80 @@
+"""Shared fixtures: a Dintero pointed at pytest-httpx, and the canned bodies Dintero sends."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from dintero_aio import Dintero, RetryPolicy
+
+ACCOUNT = "T12345678"
+BASE_URL = "https://api.dintero.com/v1"
+TOKEN_URL = f"{BASE_URL}/accounts/{ACCOUNT}/auth/token"
+CLIENTS_URL = f"{BASE_URL}/accounts/{ACCOUNT}/auth/clients"
+CLIENT_ID = "sdk-client"
+CLIENT_SECRET = "client-secret-4f9a7c"
+ACCESS_TOKEN = "eyJhbGciOi.access-token-8d2e"
+CREATED_SECRET = "created-secret-b71c05"
+#: Every value that must never show in a repr, a log record or an exception message.
+SECRETS = (CLIENT_SECRET, ACCESS_TOKEN, CREATED_SECRET)
+
+#: Small real waits, so retry tests run in milliseconds and still exercise the sleeps.
+FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.005, total_timeout=5.0)
+
+
+def token_body(access_token: str = ACCESS_TOKEN, expires_in: int = 14400) -> dict[str, Any]:
+    return {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
+
+
+def client_body(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "name": "pos",
+        "client_id": "pos-1",
+        "callbacks": ["https://example.com/cb"],
+        "created_at": "2026-11-29T12:00:00Z",
+        "client_secret": CREATED_SECRET,
+    }
+    body.update(fields)
+    return body
+
+
+def error_body(message: str = "nope", code: str = "some_code") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+@pytest.fixture
+async def make_dintero() -> AsyncIterator[Callable[..., Dintero]]:
+    """Build Dintero instances (fast retries by default) and close them after the test."""
+    made: list[Dintero] = []
+
+    def make(**overrides: Any) -> Dintero:
+        settings: dict[str, Any] = {
+            "account_id": ACCOUNT,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "retry": FAST,
+        }
+        settings.update(overrides)
+        made.append(Dintero(**settings))
+        return made[-1]
+
+    yield make
+    for dintero in made:
+        await dintero.aclose()
+
+
+@pytest.fixture
+def dintero(make_dintero: Callable[..., Dintero]) -> Dintero:
+    return make_dintero()
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every log record, from every library, at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
