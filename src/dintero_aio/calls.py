@@ -8,6 +8,7 @@ sends the request itself rather than calling `asyncio_detailed`, which would hid
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol, TypeVar
 
 import attrs
@@ -29,6 +30,7 @@ class Operation(responses.Operation, Protocol):
 class Caller:
     """Shared connection pool and generated client, with this view's retry policy and timeout."""
 
+    base_url: str
     http: httpx.AsyncClient
     generated: dintero_api.Client
     policy: RetryPolicy
@@ -52,6 +54,7 @@ class Caller:
         """
         request = operation._get_kwargs(*args, **kwargs)
         name = f"{request['method'].upper()} {request['url']}"
+        request["url"] = _absolute_url(self.base_url, request["url"])
 
         async def attempt(state: Attempts) -> Any:
             timeout = _cut(self.timeout, state.time_left())
@@ -77,6 +80,16 @@ class Caller:
         return result
 
 
+@functools.lru_cache(maxsize=512)
+def _absolute_url(base_url: str, path: str) -> httpx.URL:
+    """The parsed URL of `path` (already percent-quoted by the generated code) under `base_url`.
+
+    httpx parses a relative URL and merges it with the client's base URL on every request, which
+    costs about a third of a request on a fast network; a parsed absolute URL skips both steps.
+    """
+    return httpx.URL(base_url + path)
+
+
 def _wrap(cls: type[APIConnectionError], name: str, exc: httpx.RequestError) -> APIConnectionError:
     error = cls(f"{name}: {type(exc).__name__}: {exc or 'no detail'}")
     error.__cause__ = exc
@@ -85,10 +98,9 @@ def _wrap(cls: type[APIConnectionError], name: str, exc: httpx.RequestError) -> 
 
 def _cut(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
     """`timeout` with no phase allowed to outlast the call's deadline."""
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    if all(phase is not None and phase <= left for phase in phases):
+        return timeout  # the common case: the deadline is further away than any phase
     left = max(left, 0.001)
-    return httpx.Timeout(
-        connect=min(timeout.connect or left, left),
-        read=min(timeout.read or left, left),
-        write=min(timeout.write or left, left),
-        pool=min(timeout.pool or left, left),
-    )
+    connect, read, write, pool = (left if p is None else min(p, left) for p in phases)
+    return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Self
 
+import attrs
 import dintero_api
 import httpx
 
@@ -68,7 +69,11 @@ class Dintero:
         )
         self._tokens = tokens
         self._caller = Caller(
-            generated.get_async_httpx_client(), generated, retry, inputs.timeout(timeout)
+            self.base_url,
+            generated.get_async_httpx_client(),
+            generated,
+            retry,
+            inputs.timeout(timeout),
         )
         self.clients = Clients(self._caller, self.account_id)
 
@@ -90,11 +95,10 @@ class Dintero:
         pool and token cache (closing either closes both)."""
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._caller = Caller(
-            self._caller.http,
-            self._caller.generated,
-            self._caller.policy if retry is None else _retry_policy(retry),
-            self._caller.timeout if timeout is None else inputs.timeout(timeout),
+        view._caller = attrs.evolve(
+            self._caller,
+            policy=self._caller.policy if retry is None else _retry_policy(retry),
+            timeout=self._caller.timeout if timeout is None else inputs.timeout(timeout),
         )
         view.clients = Clients(view._caller, self.account_id)
         return view

@@ -122,12 +122,22 @@ async def run(
         log.info("%s: retry %d in %.2fs after: %s", name, state.retries, wait, exc)
         return wait
 
+    first_failure: Retryable | None = None
     try:
         async with asyncio.timeout_at(state.deadline):
+            # Nearly every call succeeds at once, so the first attempt runs before stamina is set
+            # up: its per-call setup costs about a sixth of a whole request on a fast network.
+            try:
+                return await attempt(state)
+            except Retryable as exc:
+                first_failure = exc
             async for try_ in stamina.retry_context(
                 on=backoff, attempts=policy.max_retries + 1, timeout=None
             ):
                 with try_:
+                    if first_failure is not None:  # stamina's first round replays that failure,
+                        replay, first_failure = first_failure, None  # so stamina schedules
+                        raise replay  # every retry, the first one included
                     return await attempt(state)
     except Retryable as exc:
         if exc.maybe_processed and duplicate_risk:
