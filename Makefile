@@ -13,7 +13,7 @@ GENERATE = PATH="$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path ope
 	--meta none --config generator-config.yaml --custom-template-path templates \
 	--overwrite --output-path
 
-.PHONY: venv generate check-generated lint typecheck test clean
+.PHONY: venv demo bench reliability generate check-generated lint typecheck test clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# `make bench ARGS=--quick` for a short run.
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(ARGS)
+
+# The reliability suite at depth (20,000 fuzz examples per test), rendered to docs/reliability.md.
+reliability: $(STAMP)
+	DINTERO_FUZZ_EXAMPLES=20000 DINTERO_RELIABILITY_REPORT=.reliability.json \
+		$(BIN)/pytest -q tests/test_reliability.py
+	$(BIN)/python scripts/reliability_report.py .reliability.json docs/reliability.md
+	rm -f .reliability.json
 
 generate: $(STAMP)
 	$(GENERATE) generated/dintero_api

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import secrets
+import types
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from dintero_aio import Dintero, RetryPolicy
+from dintero_aio.testing import DEFAULT_CLIENT_SECRET
+from dintero_aio.testing import emulator as emulator_module
 
 ACCOUNT = "T12345678"
 BASE_URL = "https://api.dintero.com/v1"
@@ -78,3 +83,35 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every log record, from every library, at DEBUG."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture(autouse=True)
+def _secret_scan(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every test runs with every logger at DEBUG, and no secret may reach any record: the fixed
+    test credentials, and every secret and token any emulator made during the test."""
+    made: list[str] = []
+
+    def token_urlsafe(nbytes: int) -> str:
+        made.append(secrets.token_urlsafe(nbytes))
+        return made[-1]
+
+    def token_bytes(nbytes: int) -> bytes:
+        value = secrets.token_bytes(nbytes)
+        made.append(emulator_module._b64(value))  # the random part of an emulator's JWT
+        return value
+
+    recording = types.SimpleNamespace(
+        token_urlsafe=token_urlsafe, token_bytes=token_bytes, compare_digest=secrets.compare_digest
+    )
+    monkeypatch.setattr(emulator_module, "secrets", recording)
+    caplog.set_level(logging.DEBUG)
+    yield
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    forbidden = [*SECRETS, basic, DEFAULT_CLIENT_SECRET, *made]
+    records = [*caplog.get_records("setup"), *caplog.get_records("call"), *caplog.records]
+    for record in records:
+        text = f"{record.getMessage()} {record.args!r} {record.exc_text or ''}"
+        leaked = [secret for secret in forbidden if secret in text]
+        assert not leaked, f"a secret reached the log record {record.name}: {record.msg!r}"

@@ -36,6 +36,7 @@ REFRESH_MARGIN = 60.0
 @attrs.frozen
 class Token:
     header: str = attrs.field(repr=False)
+    lifetime: int  # expires_in, as Dintero sent it
     refresh_at: float  # monotonic time after which a new token is fetched before use
 
 
@@ -100,6 +101,7 @@ class TokenCache:
         lifetime = access.expires_in  # a lifetime <= 0 makes the token single-use, not an error
         token = Token(
             header=f"Bearer {access.access_token}",
+            lifetime=lifetime,
             refresh_at=started + lifetime - min(REFRESH_MARGIN, lifetime / 2),
         )
         self._token = token

@@ -103,6 +103,11 @@ class Dintero:
         view.clients = Clients(view._caller, self.account_id)
         return view
 
+    async def verify_credentials(self) -> int:
+        """Make sure a token can be had (fetching one unless a fresh one is cached) and return its
+        lifetime in seconds: a cheap check of the credentials and audience."""
+        return (await self._tokens.get()).lifetime
+
     async def aclose(self) -> None:
         await self._tokens.aclose()
         await self._caller.http.aclose()

@@ -115,11 +115,11 @@ async def run(
             return False
         wait = policy.delay(state.retries) if exc.wait is None else exc.wait
         if wait >= state.time_left():
-            log.info("%s: not retrying, a %.2fs wait would pass the deadline: %s", name, wait, exc)
+            log.info("not retrying: a %.2fs wait would pass the deadline; %s", wait, exc)
             return False
         state.retries += 1
         state.maybe_processed_before |= exc.maybe_processed
-        log.info("%s: retry %d in %.2fs after: %s", name, state.retries, wait, exc)
+        log.info("retry %d of %d in %.2fs after %s", state.retries, policy.max_retries, wait, exc)
         return wait
 
     first_failure: Retryable | None = None
@@ -142,7 +142,7 @@ async def run(
     except Retryable as exc:
         if exc.maybe_processed and duplicate_risk:
             exc.error.mark_outcome_unknown(f"not retried, because {duplicate_risk}.")
-        log.info("%s: giving up after %d retries: %s", name, state.retries, exc.error)
+        log.info("giving up after %d retries: %s", state.retries, exc.error)
         raise exc.error from exc.error.__cause__
     except TimeoutError as exc:
         error = APITimeoutError(f"{name}: total_timeout of {policy.total_timeout}s ran out")

@@ -1,0 +1,7 @@
+"""`python -m dintero_aio`: the command-line interface."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""`python -m dintero_aio.testing serve`: the emulator as a standalone local server.
+
+For demos and for trying an SDK by hand. It prints the base URL and the test credentials it
+accepts (they are the emulator's own test values, not secrets), and serves until SIGINT or
+SIGTERM, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+from .emulator import DEFAULT_CLIENT_SECRET, Emulator
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dintero_aio.testing", description="A local Dintero management-auth API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve the emulator until SIGINT or SIGTERM")
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free one)")
+    run.add_argument("--account-id", default="T12345678")
+    run.add_argument("--client-id", default="emulator-client")
+    run.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    run.add_argument("--expires-in", type=int, default=14400, help="token lifetime in seconds")
+    run.add_argument("--access-log", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    try:
+        emulator = Emulator(
+            account_id=args.account_id,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            expires_in=args.expires_in,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    if args.access_log:  # uvicorn's loggers have no handlers of their own here (log_config=None)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Signal handlers only record the signal: the main thread polls, so nothing in a handler
+    # can deadlock on a lock the interrupted code holds.
+    received: list[int] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    try:
+        with serve(emulator, host=args.host, port=args.port, quiet=not args.access_log) as running:
+            print(f"base_url: {running.base_url}")
+            print(f"account_id: {emulator.account_id}")
+            print(f"client_id: {emulator.client_id}")
+            print(f"client_secret: {emulator.client_secret}")
+            print(f"audience: {emulator.audience}", flush=True)
+            while not received:
+                time.sleep(0.1)
+    except OSError as exc:  # the address is taken or not ours
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"stopped by {signal.Signals(received[0]).name}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

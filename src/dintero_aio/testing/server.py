@@ -1,0 +1,87 @@
+"""Run an Emulator under uvicorn on a loopback port, for tests that need a real socket.
+
+In-process (`Emulator.transport()`) is faster, but only a real socket shows what a client does
+on a closed or reset connection, or when its read timeout fires (ASGITransport has no timeouts).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from .emulator import Emulator
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """Where a served Emulator listens."""
+
+    emulator: Emulator
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        """The SDK's base URL, e.g. `http://127.0.0.1:54321/v1`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+
+@contextmanager
+def serve(
+    emulator: Emulator,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    quiet: bool = True,
+    timeout: float = 5.0,
+) -> Iterator[RunningEmulator]:
+    """Serve `emulator` on `host:port` (0: an ephemeral port) until the block exits.
+
+    uvicorn runs in a daemon thread with its own event loop. We bind the socket ourselves, so
+    the port is known before uvicorn starts and nothing else can take it in between. On exit the
+    server stops accepting, closes its connections and the thread is joined: within `timeout`
+    gracefully, then forcibly; RuntimeError if it still runs. `quiet` turns the access log off
+    and keeps uvicorn's own messages to warnings.
+    """
+    config = uvicorn.Config(
+        emulator,
+        interface="asgi3",
+        http="h11",  # pinned, not "auto": the connection-drop hack in emulator.py relies on
+        loop="asyncio",  # uvicorn's own protocol classes on an asyncio loop
+        ws="none",
+        lifespan="off",
+        log_config=None,  # leave the process's logging configuration alone
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
+        timeout_graceful_shutdown=max(1, int(timeout / 2)),
+    )
+    server = uvicorn.Server(config)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="dintero-emulator", daemon=True
+    )
+    try:
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator server did not start")
+            time.sleep(0.005)
+        yield RunningEmulator(emulator, host, sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout)
+        sock.close()
+        if thread.is_alive():
+            raise RuntimeError("the emulator server did not stop")
