@@ -9,7 +9,7 @@ sends the request itself rather than calling `asyncio_detailed`, which would hid
 from __future__ import annotations
 
 import functools
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import dintero_api
@@ -17,13 +17,10 @@ import httpx
 
 from . import responses, retry
 from .errors import APIConnectionError, APITimeoutError, NotFoundError
+from .responses import Operation
 from .retry import Attempts, RetryPolicy
 
 T = TypeVar("T")
-
-
-class Operation(responses.Operation, Protocol):
-    def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
 
 
 @attrs.frozen

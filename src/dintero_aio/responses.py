@@ -46,6 +46,7 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 class Operation(Protocol):
     """The part of a generated operation module (`dintero_api.api.auth.*`) that the SDK uses."""
 
+    def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
     def _parse_response(self, *, client: Any, response: httpx.Response) -> Any: ...
 
 
