@@ -116,45 +116,36 @@ async def test_lock_is_not_held_while_api_requests_are_in_flight(
     assert most == 20
 
 
+@pytest.mark.parametrize(
+    ("expires_in", "still_fresh", "stale"),
+    [
+        (3600, 3600 - 61, 2),  # 61 s of lifetime left: reused; 59 s left: refreshed before use
+        (20, 9.9, 0.2),  # a short-lived token is reused for half its lifetime, then refreshed
+    ],
+)
 async def test_proactive_refresh_before_expiry(
-    httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
+    httpx_mock: HTTPXMock,
+    dintero: Dintero,
+    monkeypatch: pytest.MonkeyPatch,
+    expires_in: int,
+    still_fresh: float,
+    stale: float,
 ) -> None:
     now = [1000.0]
     monkeypatch.setattr(auth_module, "monotonic", lambda: now[0])
-    httpx_mock.add_response(url=TOKEN_URL, json=token_body("first", expires_in=3600))
-    httpx_mock.add_response(url=TOKEN_URL, json=token_body("second", expires_in=3600))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("first", expires_in))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("second", expires_in))
     httpx_mock.add_response(url=CLIENTS_URL, json=client_body(), is_reusable=True)
 
     await dintero.clients.create()
-    now[0] += 3600 - 61  # 61 s of lifetime left: still reused
+    now[0] += still_fresh
     await dintero.clients.create()
-    now[0] += 2  # 59 s left: refreshed before use, no 401 ever seen
-    await dintero.clients.create()
+    now[0] += stale
+    await dintero.clients.create()  # no 401 was ever needed
 
     used = [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)]
     assert used == ["first", "first", "second"]
     assert len(token_requests(httpx_mock)) == 2
-
-
-async def test_short_lived_token_is_reused_for_half_its_life(
-    httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(auth_module, "monotonic", lambda: now[0])
-    httpx_mock.add_response(url=TOKEN_URL, json=token_body("short", expires_in=20))
-    httpx_mock.add_response(url=TOKEN_URL, json=token_body("next", expires_in=20))
-    httpx_mock.add_response(url=CLIENTS_URL, json=client_body(), is_reusable=True)
-
-    await dintero.clients.create()
-    now[0] += 9.9
-    await dintero.clients.create()
-    now[0] += 0.2  # past half of the 20 s lifetime
-    await dintero.clients.create()
-    assert [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)] == [
-        "short",
-        "short",
-        "next",
-    ]
 
 
 async def test_401_refreshes_once_and_replays_once(httpx_mock: HTTPXMock, dintero: Dintero) -> None:

@@ -31,6 +31,14 @@ def info_body(**fields: object) -> dict[str, object]:
     return body
 
 
+def fail_first(httpx_mock: HTTPXMock, method: str, url: str, first: Exception | int) -> None:
+    """The first attempt fails with `first`: an httpx exception, or a status."""
+    if isinstance(first, Exception):
+        httpx_mock.add_exception(first, method=method, url=url)
+    else:
+        httpx_mock.add_response(method=method, url=url, status_code=first)
+
+
 @pytest.fixture(autouse=True)
 def _token(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=TOKEN_URL, json=token_body(), is_optional=True)
@@ -117,10 +125,7 @@ async def test_delete_404_on_the_first_attempt_is_not_found(
 async def test_delete_404_after_a_maybe_processed_attempt_means_deleted(
     httpx_mock: HTTPXMock, dintero: Dintero, first: Exception | int
 ) -> None:
-    if isinstance(first, Exception):
-        httpx_mock.add_exception(first, method="DELETE", url=CLIENT_URL)
-    else:
-        httpx_mock.add_response(method="DELETE", url=CLIENT_URL, status_code=first)
+    fail_first(httpx_mock, "DELETE", CLIENT_URL, first)
     httpx_mock.add_response(method="DELETE", url=CLIENT_URL, status_code=404, json=error_body())
     assert await dintero.clients.delete(CLIENT_UUID) is None
     assert len(httpx_mock.get_requests(url=CLIENT_URL)) == 2
@@ -132,10 +137,7 @@ async def test_delete_404_after_a_maybe_processed_attempt_means_deleted(
 async def test_delete_404_after_only_unprocessed_failures_is_not_found(
     httpx_mock: HTTPXMock, dintero: Dintero, first: Exception | int
 ) -> None:
-    if isinstance(first, Exception):
-        httpx_mock.add_exception(first, method="DELETE", url=CLIENT_URL)
-    else:
-        httpx_mock.add_response(method="DELETE", url=CLIENT_URL, status_code=first)
+    fail_first(httpx_mock, "DELETE", CLIENT_URL, first)
     httpx_mock.add_response(method="DELETE", url=CLIENT_URL, status_code=404, json=error_body())
     with pytest.raises(NotFoundError):
         await dintero.clients.delete(CLIENT_UUID)
@@ -154,10 +156,7 @@ async def test_rotate_secret(httpx_mock: HTTPXMock, dintero: Dintero) -> None:
 async def test_rotate_is_retried_when_provably_unprocessed(
     httpx_mock: HTTPXMock, dintero: Dintero, first: Exception | int
 ) -> None:
-    if isinstance(first, Exception):
-        httpx_mock.add_exception(first, url=ROTATE_URL)
-    else:
-        httpx_mock.add_response(url=ROTATE_URL, status_code=first)
+    fail_first(httpx_mock, "POST", ROTATE_URL, first)
     httpx_mock.add_response(url=ROTATE_URL, json=client_body(id=str(CLIENT_UUID)))
     await dintero.clients.rotate_secret(CLIENT_UUID)
     assert len(httpx_mock.get_requests(url=ROTATE_URL)) == 2
@@ -176,10 +175,7 @@ async def test_rotate_is_retried_when_provably_unprocessed(
 async def test_rotate_is_not_retried_after_ambiguous_failures(
     httpx_mock: HTTPXMock, dintero: Dintero, first: Exception | int, error: type[Exception]
 ) -> None:
-    if isinstance(first, Exception):
-        httpx_mock.add_exception(first, url=ROTATE_URL)
-    else:
-        httpx_mock.add_response(url=ROTATE_URL, status_code=first)
+    fail_first(httpx_mock, "POST", ROTATE_URL, first)
     with pytest.raises(error) as info:
         await dintero.clients.rotate_secret(CLIENT_UUID)
     assert len(httpx_mock.get_requests(url=ROTATE_URL)) == 1

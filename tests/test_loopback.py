@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -35,25 +35,25 @@ def running() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-async def connect(running: RunningEmulator) -> AsyncIterator[Callable[..., Dintero]]:
-    made: list[Dintero] = []
+def connect(
+    running: RunningEmulator, make_dintero: Callable[..., Dintero]
+) -> Callable[..., Dintero]:
+    """Dintero instances logged in to the served emulator (closed after the test)."""
     emulator = running.emulator
 
     def connect(**overrides: Any) -> Dintero:
-        settings: dict[str, Any] = {
-            "account_id": emulator.account_id,
-            "client_id": emulator.client_id,
-            "client_secret": emulator.client_secret,
-            "base_url": running.base_url,
-            "retry": QUICK,
-        }
-        settings.update(overrides)
-        made.append(Dintero(**settings))
-        return made[-1]
+        return make_dintero(
+            **{
+                "account_id": emulator.account_id,
+                "client_id": emulator.client_id,
+                "client_secret": emulator.client_secret,
+                "base_url": running.base_url,
+                "retry": QUICK,
+                **overrides,
+            }
+        )
 
-    yield connect
-    for dintero in made:
-        await dintero.aclose()
+    return connect
 
 
 @pytest.fixture
