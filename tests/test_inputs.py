@@ -156,3 +156,9 @@ def test_uuid_objects_and_strings_are_accepted() -> None:
     assert inputs.client_uuid(value) is value
     assert inputs.client_uuid(str(value).upper()) == value
     assert inputs.client_uuid("{" + value.hex + "}") == value
+
+
+@pytest.mark.parametrize("audience", ["", "  ", 5])
+def test_invalid_audience(make_dintero: Callable[..., Dintero], audience: Any) -> None:
+    with pytest.raises(InvalidInputError, match="audience"):
+        make_dintero(audience=audience)

@@ -55,8 +55,11 @@ class Dintero:
         self.client_id = inputs.text("client_id", client_id)
         credentials = httpx.BasicAuth(client_id, inputs.text("client_secret", client_secret))
         self.base_url = inputs.base_url(base_url)
-        audience = inputs.text("audience", audience or f"{self.base_url}/accounts/{account_id}")
-        retry = _retry_policy(retry)
+        if audience is None:
+            audience = f"{self.base_url}/accounts/{account_id}"
+        audience = inputs.text("audience", audience)
+        policy = inputs.retry_policy(retry)
+        per_attempt = inputs.timeout(timeout)
 
         tokens = TokenCache(
             lambda: request_token(self._caller, self.account_id, audience, credentials)
@@ -69,11 +72,7 @@ class Dintero:
         )
         self._tokens = tokens
         self._caller = Caller(
-            self.base_url,
-            generated.get_async_httpx_client(),
-            generated,
-            retry,
-            inputs.timeout(timeout),
+            self.base_url, generated.get_async_httpx_client(), generated, policy, per_attempt
         )
         self.clients = Clients(self._caller, self.account_id)
 
@@ -97,7 +96,7 @@ class Dintero:
         view.__dict__.update(self.__dict__)
         view._caller = attrs.evolve(
             self._caller,
-            policy=self._caller.policy if retry is None else _retry_policy(retry),
+            policy=self._caller.policy if retry is None else inputs.retry_policy(retry),
             timeout=self._caller.timeout if timeout is None else inputs.timeout(timeout),
         )
         view.clients = Clients(view._caller, self.account_id)
@@ -123,11 +122,3 @@ class Dintero:
             f"Dintero(account_id={self.account_id!r}, client_id={self.client_id!r}, "
             f"base_url={self.base_url!r})"
         )
-
-
-def _retry_policy(value: object) -> RetryPolicy:
-    if value is None:
-        return RetryPolicy()
-    if not isinstance(value, RetryPolicy):
-        raise InvalidInputError(f"retry must be a RetryPolicy, got {type(value).__name__}")
-    return value

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import httpx
 
 from .errors import InvalidInputError
+from .retry import RetryPolicy
 
 # Dintero's pattern for `oid`, ^[PT]{1}(?=(?:.{3}|.{8})$)[0-9]*$, without the lookahead.
 _ACCOUNT_ID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
@@ -94,3 +95,11 @@ def timeout(value: object) -> httpx.Timeout:
     raise InvalidInputError(
         f"timeout must be a positive number of seconds or an httpx.Timeout, got {value!r}"
     )
+
+
+def retry_policy(value: object) -> RetryPolicy:
+    if value is None:
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise InvalidInputError(f"retry must be a RetryPolicy, got {type(value).__name__}")
+    return value
