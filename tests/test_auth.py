@@ -106,7 +106,7 @@ async def test_lock_is_not_held_while_api_requests_are_in_flight(
         nonlocal in_flight, most
         in_flight += 1
         most = max(most, in_flight)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # long enough for all 20 to be sent meanwhile
         in_flight -= 1
         return httpx.Response(200, json=client_body())
 

@@ -183,7 +183,7 @@ async def test_total_timeout_bounds_attempts_and_sleeps(
     with pytest.raises((InternalServerError, APITimeoutError)):
         await dintero.clients.create()
     elapsed = time.monotonic() - started
-    assert 0.25 <= elapsed < 0.45
+    assert 0.25 <= elapsed < 0.8  # bounded by the deadline, far below 50 attempts of 0.1 s
     assert all(t <= 0.3 for t in seen_timeouts)
     assert seen_timeouts == sorted(seen_timeouts, reverse=True)
 
