@@ -148,6 +148,25 @@ async def test_proactive_refresh_before_expiry(
     assert len(token_requests(httpx_mock)) == 2
 
 
+async def test_failed_proactive_refresh_falls_back_to_the_still_valid_token(
+    httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "monotonic", lambda: now[0])
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("current", expires_in=3600))
+    httpx_mock.add_response(url=TOKEN_URL, status_code=503, json=error_body(), is_reusable=True)
+    httpx_mock.add_response(url=CLIENTS_URL, json=client_body(), is_reusable=True)
+
+    await dintero.clients.create()
+    now[0] += 3600 - 30  # in the refresh window, still valid: the outage does not fail calls
+    await dintero.clients.create()
+    assert len(token_requests(httpx_mock)) == 1 + 3  # the refresh was tried, with its retries
+    now[0] += 31  # expired: now the outage is the caller's error
+    with pytest.raises(InternalServerError):
+        await dintero.clients.create()
+    assert [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)] == ["current"] * 2
+
+
 async def test_401_refreshes_once_and_replays_once(httpx_mock: HTTPXMock, dintero: Dintero) -> None:
     seen: list[tuple[str, bytes]] = []
 

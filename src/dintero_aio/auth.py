@@ -24,6 +24,7 @@ from .calls import Caller
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    DinteroError,
     PermissionDeniedError,
 )
 
@@ -38,6 +39,7 @@ class Token:
     header: str = attrs.field(repr=False)
     lifetime: int  # expires_in, as Dintero sent it
     refresh_at: float  # monotonic time after which a new token is fetched before use
+    expires_at: float  # monotonic time after which it is no use at all
 
 
 async def request_token(
@@ -77,14 +79,24 @@ class TokenCache:
         return f"<TokenCache token refresh due in {self._token.refresh_at - monotonic():.0f}s>"
 
     async def get(self) -> Token:
-        """A usable token: the cached one, or the result of the (single, shared) refresh."""
+        """A usable token: the cached one, or the result of the (single, shared) refresh.
+
+        A refresh that fails while the cached token is still valid (a token endpoint outage in
+        the last minute of its lifetime) falls back to that token rather than failing the call.
+        """
         token = self._token
         if token is not None and monotonic() < token.refresh_at:
             return token
         if self._refresh is None:
             self._refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
             self._refresh.add_done_callback(self._refresh_done)
-        return await asyncio.shield(self._refresh)
+        try:
+            return await asyncio.shield(self._refresh)
+        except DinteroError:
+            if token is not None and token is self._token and monotonic() < token.expires_at:
+                log.info("token refresh failed; using the current token until it expires")
+                return token
+            raise
 
     def invalidate(self, token: Token) -> None:
         """Drop `token` after a 401, unless a newer token has replaced it meanwhile."""
@@ -103,6 +115,7 @@ class TokenCache:
             header=f"Bearer {access.access_token}",
             lifetime=lifetime,
             refresh_at=started + lifetime - min(REFRESH_MARGIN, lifetime / 2),
+            expires_at=started + lifetime,
         )
         self._token = token
         log.info("access token fetched; it expires in %ds", lifetime)
