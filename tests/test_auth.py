@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -116,14 +117,22 @@ async def test_lock_is_not_held_while_api_requests_are_in_flight(
     assert most == 20
 
 
+async def background_refresh_done(dintero: Dintero) -> None:
+    """Wait for the background refresh under way, if any, whatever its outcome."""
+    refresh = dintero._tokens._refresh
+    if refresh is not None:
+        with contextlib.suppress(Exception):
+            await refresh
+
+
 @pytest.mark.parametrize(
     ("expires_in", "still_fresh", "stale"),
     [
-        (3600, 3600 - 61, 2),  # 61 s of lifetime left: reused; 59 s left: refreshed before use
+        (3600, 3600 - 61, 2),  # 61 s of lifetime left: reused; 59 s left: refreshed
         (20, 9.9, 0.2),  # a short-lived token is reused for half its lifetime, then refreshed
     ],
 )
-async def test_proactive_refresh_before_expiry(
+async def test_proactive_refresh_runs_in_the_background(
     httpx_mock: HTTPXMock,
     dintero: Dintero,
     monkeypatch: pytest.MonkeyPatch,
@@ -140,15 +149,43 @@ async def test_proactive_refresh_before_expiry(
     await dintero.clients.create()
     now[0] += still_fresh
     await dintero.clients.create()
+    assert len(token_requests(httpx_mock)) == 1
     now[0] += stale
+    await dintero.clients.create()  # due for refresh but valid: used, refresh started behind
+    await background_refresh_done(dintero)
     await dintero.clients.create()  # no 401 was ever needed
 
     used = [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)]
-    assert used == ["first", "first", "second"]
+    assert used == ["first", "first", "first", "second"]
     assert len(token_requests(httpx_mock)) == 2
 
 
-async def test_failed_proactive_refresh_falls_back_to_the_still_valid_token(
+async def test_calls_never_wait_for_a_refresh_while_the_token_is_valid(
+    httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "monotonic", lambda: now[0])
+    hang = asyncio.Event()
+
+    async def token_endpoint_that_hangs(request: httpx.Request) -> httpx.Response:
+        await hang.wait()
+        return httpx.Response(200, json=token_body("late"))
+
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("current", expires_in=3600))
+    httpx_mock.add_callback(token_endpoint_that_hangs, url=TOKEN_URL)
+    httpx_mock.add_response(url=CLIENTS_URL, json=client_body(), is_reusable=True)
+    await dintero.clients.create()
+    now[0] += 3600 - 50  # due, valid for another 50 s; the token endpoint never answers
+
+    async with asyncio.timeout(2):  # each would wait for total_timeout if it waited
+        await asyncio.gather(*(dintero.clients.create() for _ in range(20)))
+
+    assert len(token_requests(httpx_mock)) == 2  # one background refresh, not one per call
+    assert {bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)} == {"current"}
+    hang.set()
+
+
+async def test_failed_background_refresh_falls_back_and_backs_off(
     httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
@@ -160,11 +197,20 @@ async def test_failed_proactive_refresh_falls_back_to_the_still_valid_token(
     await dintero.clients.create()
     now[0] += 3600 - 30  # in the refresh window, still valid: the outage does not fail calls
     await dintero.clients.create()
+    await background_refresh_done(dintero)
     assert len(token_requests(httpx_mock)) == 1 + 3  # the refresh was tried, with its retries
-    now[0] += 31  # expired: now the outage is the caller's error
+    for _ in range(5):  # within the pause after the failure: no caller tries again
+        await dintero.clients.create()
+    assert dintero._tokens._refresh is None
+    assert len(token_requests(httpx_mock)) == 4
+    now[0] += auth_module.RETRY_PAUSE + 0.1  # the pause is over: one more background try
+    await dintero.clients.create()
+    await background_refresh_done(dintero)
+    assert len(token_requests(httpx_mock)) == 4 + 3
+    now[0] += 30  # expired: now the outage is the caller's error
     with pytest.raises(InternalServerError):
         await dintero.clients.create()
-    assert [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)] == ["current"] * 2
+    assert [bearer(r) for r in httpx_mock.get_requests(url=CLIENTS_URL)] == ["current"] * 8
 
 
 async def test_401_refreshes_once_and_replays_once(httpx_mock: HTTPXMock, dintero: Dintero) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from dintero_api.models import AccessToken, ClientInfo, ClientWithSecret, Error
+from dintero_api.models import AccessToken, ClientInfo, ClientWithSecret, Error, Grant
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import InvalidData
@@ -27,6 +27,7 @@ from openapi_core.validation.response.exceptions import InvalidData
 from dintero_aio.testing import (
     DEFAULT_CLIENT_SECRET,
     IN_PROCESS_BASE_URL,
+    OPERATIONS,
     Emulator,
     Operation,
     serve,
@@ -68,6 +69,17 @@ async def bearer(api: httpx.AsyncClient) -> dict[str, str]:
 
 async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await api.post(f"{AUTH}/clients", headers=await bearer(api), json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def grant(
+    api: httpx.AsyncClient, client_uuid: str, *, audience: str = AUDIENCE, **fields: Any
+) -> dict[str, Any]:
+    """Create a client grant (scope admin:accounts unless given) through the API."""
+    body = {"client_id": client_uuid, "audience": audience, "scope": ["admin:accounts"], **fields}
+    response = await api.post(f"{AUTH}/client-grants", headers=await bearer(api), json=body)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -378,6 +390,7 @@ async def test_created_clients_log_in_and_rotation_invalidates_the_old_secret(
     api: httpx.AsyncClient, emulator: Emulator
 ) -> None:
     created = await create(api, client_id="pos-1")
+    await grant(api, created["id"])  # no token without a grant (see test_emulator_grants.py)
     old = created["client_secret"]
     for name in ("pos-1", created["id"]):
         await get_token(api, name, old)
@@ -579,7 +592,22 @@ SPEC_OPERATIONS: dict[
     "get": ("get", "/accounts/{oid}/auth/clients/{id}"),
     "delete": ("delete", "/accounts/{oid}/auth/clients/{id}"),
     "rotate": ("post", "/accounts/{oid}/auth/clients/{id}/rotate-secret"),
+    "grants_list": ("get", "/accounts/{oid}/auth/client-grants"),
+    "grants_create": ("post", "/accounts/{oid}/auth/client-grants"),
+    "grants_delete": ("delete", "/accounts/{oid}/auth/client-grants/{id}"),
+    "exchange": ("post", "/accounts/{partner_id}/auth/exchange_token"),
 }
+
+
+def test_every_operation_is_in_the_spec_and_the_conformance_test() -> None:
+    assert set(SPEC_OPERATIONS) == set(OPERATIONS)
+    documented = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))["paths"]
+    assert {
+        (method, template)
+        for template, item in documented.items()
+        for method in item
+        if method != "parameters"
+    } == set(SPEC_OPERATIONS.values())
 
 
 def assert_conforms(spec: OpenAPI, response: httpx.Response) -> None:
@@ -610,7 +638,7 @@ async def test_every_documented_response_conforms_to_the_spec(
             kwargs = {"auth": basic, "json": GRANT, **kwargs}
         else:
             kwargs = {"headers": headers, **kwargs}
-        path = template.replace("{oid}", oid).replace("{id}", id)
+        path = template.replace("{oid}", oid).replace("{partner_id}", oid).replace("{id}", id)
         response = await api.request(method, path, **kwargs)
         assert_conforms(spec, response)
         seen[op].add(str(response.status_code))
@@ -638,8 +666,24 @@ async def test_every_documented_response_conforms_to_the_spec(
         await call(op, id="not-a-uuid")
         await call(op)  # an unknown uuid: 404
 
+    client = ClientWithSecret.from_dict((await call("create", json={})).json())
+    grant_body = {"client_id": str(client.id), "audience": AUDIENCE, "scope": ["s"]}
+    made = Grant.from_dict((await call("grants_create", json=grant_body)).json())
+    oidc = {"client_id": "i", "client_secret": "oidc-s", "authority": "https://idp"}
+    with_oidc = {**grant_body, "type": "authorization_code", "oidc": oidc}
+    assert Grant.from_dict((await call("grants_create", json=with_oidc)).json()).oidc
+    await call("grants_create", json={**grant_body, "scope": []})  # 400
+    await call("grants_create", json={**grant_body, "client_id": UNKNOWN_UUID})  # 404
+    [Grant.from_dict(g) for g in (await call("grants_list", params={"audience": AUDIENCE})).json()]
+    Grant.from_dict((await call("grants_delete", id=str(made.id))).json())
+    await call("grants_delete", id="not-a-uuid")  # 400
+    await call("grants_delete")  # 404
+    emulator.add_merchant("T00000001")
+    AccessToken.from_dict((await call("exchange", json={"account_id": "T00000001"})).json())
+    await call("exchange", json={"account_id": "T1"})  # 400
+
     for op in SPEC_OPERATIONS:
-        await call(op, oid="T1")  # 400
+        await call(op, oid="T1")  # 400 (403 for grants_list, which documents no 400)
         await call(op, oid="T00000000")  # 403
         if op != "token":
             await call(op, headers={}, json={})  # 401

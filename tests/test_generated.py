@@ -7,8 +7,23 @@ from pathlib import Path
 
 import openapi_python_client
 from dintero_api import AuthenticatedClient
-from dintero_api.api.auth import aid_auth_clients_post
-from dintero_api.models import AccessToken, ClientCreate, ClientWithSecret
+from dintero_api.api.auth import (
+    aid_auth_clients_post,
+    aid_auths_client_grants_get,
+    aid_auths_client_grants_id_delete,
+    aid_auths_client_grants_post,
+    aid_auths_oauth_exchange_token_post,
+)
+from dintero_api.models import (
+    AccessToken,
+    ClientCreate,
+    ClientWithSecret,
+    Exchange,
+    Grant,
+    GrantCreate,
+    GrantOidc,
+    GrantType,
+)
 from pytest_httpx import HTTPXMock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,3 +91,69 @@ def test_model_template_override_is_the_pinned_original_plus_one_block() -> None
         "{{ declaration(property) }}", "{{ property.to_string() | as_unembedded_code }}"
     )
     assert restored == original
+
+
+async def test_grant_and_exchange_operations_send_what_the_spec_says(
+    httpx_mock: HTTPXMock,
+) -> None:
+    client = AuthenticatedClient(base_url=BASE_URL, token="a-token")
+    client_uuid, grant_uuid = uuid.uuid4(), uuid.uuid4()
+    grant = {
+        "id": str(grant_uuid),
+        "client_id": str(client_uuid),
+        "audience": "https://api.dintero.com/v1/accounts/T12345678",
+        "scope": ["checkout:admin"],
+        "type": "client_credentials",
+    }
+    grants_url = f"{BASE_URL}/accounts/T12345678/auth/client-grants"
+    httpx_mock.add_response(method="POST", url=grants_url, json=grant)
+    httpx_mock.add_response(
+        method="GET", url=f"{grants_url}?audience=a&client_id={client_uuid}", json=[grant]
+    )
+    httpx_mock.add_response(method="DELETE", url=f"{grants_url}/{grant_uuid}", json=grant)
+    httpx_mock.add_response(
+        method="POST",
+        url=f"{BASE_URL}/accounts/P00000001/auth/exchange_token",
+        json={"access_token": "jwt", "token_type": "Bearer", "expires_in": 60},
+    )
+
+    body = GrantCreate(
+        client_id=str(client_uuid),
+        audience=grant["audience"],
+        scope=["checkout:admin"],
+        type_=GrantType.CLIENT_CREDENTIALS,
+    )
+    made = await aid_auths_client_grants_post.asyncio("T12345678", client=client, body=body)
+    listed = await aid_auths_client_grants_get.asyncio(
+        "T12345678", client=client, audience="a", client_id=str(client_uuid)
+    )
+    deleted = await aid_auths_client_grants_id_delete.asyncio(
+        "T12345678", id=grant_uuid, client=client
+    )
+    token = await aid_auths_oauth_exchange_token_post.asyncio(
+        "P00000001", client=client, body=Exchange(account_id="T00000002")
+    )
+
+    assert isinstance(made, Grant)
+    assert made.id == grant_uuid
+    assert made.type_ is GrantType.CLIENT_CREDENTIALS
+    assert isinstance(listed, list)
+    assert listed == [made]
+    assert deleted == made
+    assert isinstance(token, AccessToken)
+    sent = httpx_mock.get_requests()
+    assert json.loads(sent[0].content) == {
+        "client_id": str(client_uuid),
+        "audience": grant["audience"],
+        "scope": ["checkout:admin"],
+        "type": "client_credentials",
+    }
+    assert json.loads(sent[3].content) == {"account_id": "T00000002"}
+    assert all(request.headers["Authorization"] == "Bearer a-token" for request in sent)
+
+
+def test_grant_oidc_secret_is_left_out_of_repr() -> None:
+    oidc = GrantOidc(client_id="idp", client_secret="oidc-s3cr3t", authority="https://idp")
+    assert "oidc-s3cr3t" not in repr(oidc)
+    assert "client_id='idp'" in repr(oidc)
+    assert oidc.to_dict()["client_secret"] == "oidc-s3cr3t"

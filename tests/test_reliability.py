@@ -107,7 +107,8 @@ valid_clients = st.fixed_dictionaries(
 )
 valid_tokens = st.fixed_dictionaries(
     {
-        "access_token": st.text(),
+        # What an Authorization header can carry: visible ASCII (a real one is a JWT).
+        "access_token": st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
         "token_type": st.just("Bearer"),
         "expires_in": st.integers(min_value=1, max_value=10**9),
     },

@@ -1,17 +1,22 @@
-"""Client-credentials tokens: cached, refreshed before expiry, fetched once however many wait.
+"""Client-credentials tokens: cached, refreshed before expiry in the background, fetched once
+however many wait.
 
 `TokenAuth` is an `httpx.Auth` flow on the SDK's single `httpx.AsyncClient`: it stamps each API
 request with the cached token and, on a 401, refreshes once and replays the request once.
 `TokenCache` makes any number of concurrent callers that find no usable token share ONE fetch:
 the fetch runs as its own task that callers await through `asyncio.shield`, so a cancelled caller
 neither cancels the fetch for the others nor leaves a lock or a half-written cache behind.
-No lock exists at all; nothing is held while an API request is in flight.
+While the current token is still valid, callers never wait: a token due for refresh starts one
+background fetch and is used meanwhile; a failed background fetch is tried again only after a
+growing pause, not by every caller. No lock exists at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from time import monotonic
 
@@ -21,25 +26,36 @@ from dintero_api.api.auth import aid_auths_oauth_token_post
 from dintero_api.models import AccessToken, ClientCredentialsGrant, ClientCredentialsGrantGrantType
 
 from .calls import Caller
-from .errors import (
-    AuthenticationError,
-    BadRequestError,
-    DinteroError,
-    PermissionDeniedError,
-)
+from .errors import AuthenticationError, BadRequestError, PermissionDeniedError
 
 log = logging.getLogger("dintero_aio")
 
 #: Refresh once less than this much of a token's lifetime is left (or half of it, if shorter).
 REFRESH_MARGIN = 60.0
+#: Pauses after a failed background refresh: the first, and the most.
+RETRY_PAUSE, MAX_RETRY_PAUSE = 1.0, 30.0
+#: About 31 years: Dintero issues hours, and a longer "lifetime" is garbage (10**309 would not
+#: even fit the clock arithmetic).
+MAX_LIFETIME = 10**9
+#: What can go into an `Authorization` header: visible ASCII (a JWT is far narrower). A token
+#: with CR, LF or NUL would make httpx fail with the whole header quoted in its message.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 @attrs.frozen
 class Token:
     header: str = attrs.field(repr=False)
     lifetime: int  # expires_in, as Dintero sent it
-    refresh_at: float  # monotonic time after which a new token is fetched before use
+    refresh_at: float  # monotonic time after which a new token is fetched (in the background)
     expires_at: float  # monotonic time after which it is no use at all
+
+
+def _token_problem(access: AccessToken) -> str | None:
+    if not _HEADER_SAFE.fullmatch(access.access_token):
+        return "an access_token that cannot be sent in a header"
+    if not 0 <= access.expires_in <= MAX_LIFETIME:
+        return f"an expires_in outside 0 to {MAX_LIFETIME}"
+    return None
 
 
 async def request_token(
@@ -51,8 +67,13 @@ async def request_token(
         grant_type=ClientCredentialsGrantGrantType.CLIENT_CREDENTIALS, audience=audience
     )
     try:
-        access = await caller.call(
-            aid_auths_oauth_token_post, AccessToken, account_id, body=body, auth=credentials
+        access: AccessToken = await caller.call(
+            aid_auths_oauth_token_post,
+            AccessToken,
+            account_id,
+            body=body,
+            auth=credentials,
+            check=_token_problem,
         )
     except (BadRequestError, AuthenticationError, PermissionDeniedError) as exc:
         denied = isinstance(exc, PermissionDeniedError)
@@ -72,6 +93,8 @@ class TokenCache:
         self._fetch = fetch
         self._token: Token | None = None
         self._refresh: asyncio.Task[Token] | None = None
+        self._pause = 0.0  # after a failed background refresh, the wait before the next one
+        self._next_try = 0.0  # monotonic time before which no background refresh starts
 
     def __repr__(self) -> str:
         if self._token is None:
@@ -79,24 +102,20 @@ class TokenCache:
         return f"<TokenCache token refresh due in {self._token.refresh_at - monotonic():.0f}s>"
 
     async def get(self) -> Token:
-        """A usable token: the cached one, or the result of the (single, shared) refresh.
-
-        A refresh that fails while the cached token is still valid (a token endpoint outage in
-        the last minute of its lifetime) falls back to that token rather than failing the call.
-        """
+        """A usable token: the cached one, or the result of the (single, shared) fetch."""
         token = self._token
-        if token is not None and monotonic() < token.refresh_at:
-            return token
-        if self._refresh is None:
-            self._refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
-            self._refresh.add_done_callback(self._refresh_done)
-        try:
-            return await asyncio.shield(self._refresh)
-        except DinteroError:
-            if token is not None and token is self._token and monotonic() < token.expires_at:
-                log.info("token refresh failed; using the current token until it expires")
+        if token is not None:
+            now = monotonic()
+            if now < token.refresh_at:
                 return token
-            raise
+            if now < token.expires_at:  # due, still valid: refresh behind the caller's back
+                if self._refresh is None and now >= self._next_try:
+                    self._start()
+                return token
+        if self._refresh is None:
+            self._start()
+        assert self._refresh is not None
+        return await asyncio.shield(self._refresh)
 
     def invalidate(self, token: Token) -> None:
         """Drop `token` after a 401, unless a newer token has replaced it meanwhile."""
@@ -104,13 +123,21 @@ class TokenCache:
             self._token = None
 
     async def aclose(self) -> None:
-        if self._refresh is not None:
-            self._refresh.cancel()
+        """Stop a fetch under way and wait until it has stopped."""
+        refresh = self._refresh
+        if refresh is not None:
+            refresh.cancel()
+            with contextlib.suppress(BaseException):
+                await refresh
+
+    def _start(self) -> None:
+        self._refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
+        self._refresh.add_done_callback(self._refresh_done)
 
     async def _fetch_token(self) -> Token:
         started = monotonic()
         access = await self._fetch()
-        lifetime = access.expires_in  # a lifetime <= 0 makes the token single-use, not an error
+        lifetime = access.expires_in  # 0 makes the token single-use, not an error
         token = Token(
             header=f"Bearer {access.access_token}",
             lifetime=lifetime,
@@ -124,11 +151,23 @@ class TokenCache:
     def _refresh_done(self, task: asyncio.Task[Token]) -> None:
         # Runs even for a task cancelled before it started, so the cache can never be left
         # pointing at a dead refresh; reading the exception keeps asyncio from warning when
-        # every waiter was cancelled.
+        # nobody waited for it (a background refresh).
         if self._refresh is task:
             self._refresh = None
-        if not task.cancelled():
-            task.exception()
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            self._pause = 0.0
+            return
+        self._pause = min(MAX_RETRY_PAUSE, max(RETRY_PAUSE, self._pause * 2))
+        self._next_try = monotonic() + self._pause
+        if self._token is not None:
+            log.info(
+                "token refresh failed (%s); using the current token, next try in %.0fs",
+                type(error).__name__,
+                self._pause,
+            )
 
 
 class TokenAuth(httpx.Auth):

@@ -133,7 +133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="dintero-aio: %(message)s")
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("stamina").setLevel(logging.ERROR)  # our own log says the same
     try:
         result = asyncio.run(_run(args))
     except DinteroError as error:

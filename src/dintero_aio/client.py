@@ -6,16 +6,18 @@ import os
 from typing import Any, Self
 
 import attrs
-import dintero_api
 import httpx
 
-from . import inputs
+from . import connection, inputs
 from ._version import __version__
 from .auth import TokenAuth, TokenCache, request_token
+from .bodies import DEFAULT_MAX_RESPONSE_BYTES
 from .calls import Caller
 from .clients import Clients
-from .errors import InvalidInputError
+from .errors import ClientClosedError, InvalidInputError
+from .lifecycle import Lifecycle
 from .retry import RetryPolicy
+from .retry import policy as _policy
 
 DEFAULT_BASE_URL = "https://api.dintero.com/v1"
 _HEADERS = {
@@ -36,7 +38,12 @@ class Dintero:
 
     One `httpx.AsyncClient` (one connection pool) serves the token and API calls of this instance
     and of every view made by `with_options`. Use it as `async with Dintero(...) as dintero:` or
-    call `await dintero.aclose()`; use it from one event loop.
+    call `await dintero.aclose()`, which ends every call still under way with
+    `ClientClosedError`; use it from the event loop it first ran on (another raises
+    `EventLoopError`).
+
+    `max_response_bytes` bounds every response body once decoded (Dintero's are kilobytes):
+    a larger 2xx answer raises `ResponseTooLargeError` and is not read further.
     """
 
     def __init__(
@@ -50,6 +57,7 @@ class Dintero:
         timeout: float | httpx.Timeout = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.account_id = inputs.account_id(account_id)
         self.client_id = inputs.text("client_id", client_id)
@@ -58,21 +66,28 @@ class Dintero:
         if audience is None:
             audience = f"{self.base_url}/accounts/{account_id}"
         audience = inputs.text("audience", audience)
-        policy = inputs.retry_policy(retry)
+        policy = _policy(retry)
         per_attempt = inputs.timeout(timeout)
+        limit = inputs.byte_count("max_response_bytes", max_response_bytes)
 
         tokens = TokenCache(
             lambda: request_token(self._caller, self.account_id, audience, credentials)
         )
-        httpx_args: dict[str, Any] = {"auth": TokenAuth(tokens)}
-        if transport is not None:
-            httpx_args["transport"] = transport
-        generated = dintero_api.Client(
-            base_url=self.base_url, headers=_HEADERS, httpx_args=httpx_args
+        generated = connection.open_client(
+            base_url=self.base_url,
+            headers=_HEADERS,
+            auth=TokenAuth(tokens),
+            transport=transport,
+            max_response_bytes=limit,
         )
         self._tokens = tokens
         self._caller = Caller(
-            self.base_url, generated.get_async_httpx_client(), generated, policy, per_attempt
+            self.base_url,
+            generated.get_async_httpx_client(),
+            generated,
+            Lifecycle(),
+            policy,
+            per_attempt,
         )
         self.clients = Clients(self._caller, self.account_id)
 
@@ -96,7 +111,7 @@ class Dintero:
         view.__dict__.update(self.__dict__)
         view._caller = attrs.evolve(
             self._caller,
-            policy=self._caller.policy if retry is None else inputs.retry_policy(retry),
+            policy=self._caller.policy if retry is None else _policy(retry),
             timeout=self._caller.timeout if timeout is None else inputs.timeout(timeout),
         )
         view.clients = Clients(view._caller, self.account_id)
@@ -105,13 +120,19 @@ class Dintero:
     async def verify_credentials(self) -> int:
         """Make sure a token can be had (fetching one unless a fresh one is cached) and return its
         lifetime in seconds: a cheap check of the credentials and audience."""
-        return (await self._tokens.get()).lifetime
+        token = await self._caller.guard("token check", lambda _: self._tokens.get())
+        return token.lifetime
 
     async def aclose(self) -> None:
+        """End every call under way with `ClientClosedError`, then close every connection.
+        Idempotent; it waits only for the cancelled calls to unwind."""
+        await self._caller.lifecycle.close()
         await self._tokens.aclose()
         await self._caller.http.aclose()
 
     async def __aenter__(self) -> Self:
+        if self._caller.lifecycle.closed:
+            raise ClientClosedError("this Dintero client is closed; make a new one")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

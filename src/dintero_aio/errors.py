@@ -1,7 +1,9 @@
 """The SDK's exception tree: every failure a caller can see is a `DinteroError`.
 
-Status errors carry the `httpx.Response` (the evidence) and Dintero's error `code` and `message`;
-connection errors are chained to the httpx exception that caused them. No message ever contains a
+Status errors carry the response as evidence (status, headers, body, method and URL) and
+Dintero's error `code` and `message`; connection errors are chained to the httpx exception that
+caused them. What an error carries is a detached copy with every credential taken out (see
+`redact`), because error trackers serialise exactly these attributes; no message ever contains a
 credential: messages are built from the status, the request path and Dintero's error body only.
 """
 
@@ -9,22 +11,41 @@ from __future__ import annotations
 
 import httpx
 
+from . import redact
+
 
 class DinteroError(Exception):
     """Base class of every error raised by dintero-aio."""
 
-    #: True when the request may have been processed although the call failed (a create or
-    #: rotate-secret that was deliberately not retried); check the server's state before acting.
+    #: True when the request may have reached Dintero and the caller does not know the result
+    #: (a create or rotate-secret that was deliberately not retried, or whose 2xx answer could
+    #: not be read); check the server's state before acting.
     outcome_unknown: bool = False
 
     def mark_outcome_unknown(self, why: str) -> None:
         """Record, in the flag and in the message, that the server may have acted on the call."""
-        self.outcome_unknown = True
-        self.args = (f"{self.args[0]} The outcome is unknown: {why}",)
+        if not self.outcome_unknown:
+            self.outcome_unknown = True
+            self.args = (f"{self.args[0]} The outcome is unknown: {why}",)
 
 
 class InvalidInputError(DinteroError, ValueError):
-    """An argument or setting was rejected before any request was sent."""
+    """An argument, setting or environment variable was rejected before any request was sent."""
+
+
+class ClientClosedError(DinteroError):
+    """The `Dintero` instance was closed (`aclose()`) before or while the call ran."""
+
+
+class EventLoopError(DinteroError, RuntimeError):
+    """A `Dintero` instance was used from an event loop other than the one it first ran on."""
+
+
+class UnexpectedError(DinteroError):
+    """An exception that dintero-aio did not anticipate: a bug, please report it.
+
+    Its message names the exception type and where it was raised, never the exception's own text,
+    which could quote a credential (a header value, a token)."""
 
 
 class APIConnectionError(DinteroError):
@@ -40,7 +61,11 @@ class MalformedResponseError(DinteroError):
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message)
-        self.response = response
+        self.response = redact.response(response)
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """A 2xx body longer than `max_response_bytes` once decoded; the rest was not read."""
 
 
 class APIStatusError(DinteroError):
@@ -50,7 +75,7 @@ class APIStatusError(DinteroError):
         self, message: str, *, response: httpx.Response, code: str | None, api_message: str | None
     ) -> None:
         super().__init__(message)
-        self.response = response
+        self.response = redact.response(response)
         self.status_code = response.status_code
         #: Dintero's `error.code`, e.g. "mfa_required", when the body has one.
         self.code = code

@@ -1,8 +1,13 @@
-"""Checks on what callers pass in, so bad input fails loudly before any request is sent."""
+"""Checks on what callers pass in, so bad input fails loudly before any request is sent.
+
+Text must also survive the trip to the wire: a lone surrogate (or a non-UTF-8 byte smuggled in
+through `os.environ`) cannot be encoded, and httpx would raise `UnicodeEncodeError` mid-request.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -10,18 +15,30 @@ from collections.abc import Sequence
 import httpx
 
 from .errors import InvalidInputError
-from .retry import RetryPolicy
 
 # Dintero's pattern for `oid`, ^[PT]{1}(?=(?:.{3}|.{8})$)[0-9]*$, without the lookahead.
 _ACCOUNT_ID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
+#: Longer than any real timeout; keeps every deadline a finite float.
+_MAX_SECONDS = 7 * 24 * 3600.0
 
 
 def account_id(value: object) -> str:
     if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
+        shown = repr(value) if isinstance(value, str) and value.isprintable() else "another value"
         raise InvalidInputError(
-            "account_id must be 'P' or 'T' followed by 3 or 8 digits, e.g. 'T12345678'; "
-            f"got {value!r}"
+            f"account_id must be 'P' or 'T' followed by 3 or 8 digits, e.g. 'T12345678'; "
+            f"got {shown}"
         )
+    return value
+
+
+def _encodable(name: str, value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{name} is not valid text (it cannot be encoded as UTF-8)"
+        ) from None
     return value
 
 
@@ -29,13 +46,15 @@ def text(name: str, value: object) -> str:
     """A required, non-empty string (the value is not echoed: it may be a secret)."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name} must be a non-empty string")
-    return value
+    return _encodable(name, value)
 
 
 def optional_text(name: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
-    return value
+    return _encodable(name, value)
 
 
 def string_list(name: str, value: object) -> list[str] | None:
@@ -45,7 +64,7 @@ def string_list(name: str, value: object) -> list[str] | None:
         raise InvalidInputError(f"{name} must be a list of strings, got {type(value).__name__}")
     if not all(isinstance(item, str) for item in value):
         raise InvalidInputError(f"{name} must contain only strings")
-    return list(value)
+    return [_encodable(name, item) for item in value]
 
 
 def client_uuid(value: object) -> uuid.UUID:
@@ -57,7 +76,8 @@ def client_uuid(value: object) -> uuid.UUID:
             return uuid.UUID(value)
         except ValueError:
             pass
-    raise InvalidInputError(f"a client id must be a UUID, got {value!r}")
+    shown = repr(value) if isinstance(value, str) and value.isprintable() else "another value"
+    raise InvalidInputError(f"a client id must be a UUID, got {shown[:80]}")
 
 
 def base_url(value: object) -> str:
@@ -66,19 +86,21 @@ def base_url(value: object) -> str:
         raise InvalidInputError("base_url must be a string")
     # The URL itself is never echoed: a mistaken one may carry a password (user:pass@host).
     try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as exc:
-        raise InvalidInputError("base_url is not a valid URL") from exc
+        url: httpx.URL | None = httpx.URL(_encodable("base_url", value))
+    except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
+        url = None  # raised below, unchained: the exception may quote the URL
+    if url is None:
+        raise InvalidInputError("base_url is not a valid URL")
     if not url.host or url.userinfo or url.query or url.fragment:
         raise InvalidInputError("base_url must be a plain URL: a host, no credentials, no query")
-    if url.scheme != "https" and not (url.scheme == "http" and _is_loopback(url.host)):
+    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
         raise InvalidInputError(
-            f"base_url must use https:// (http:// only to a loopback host), got {url.scheme}://{url.host}"
+            "base_url must use https:// (http:// only to a loopback host such as 127.0.0.1)"
         )
     return value.rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -87,19 +109,30 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
+    """A finite number of seconds, positive (or zero if `zero_ok`), at most a week."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if (number >= 0 if zero_ok else number > 0) and number <= _MAX_SECONDS:
+            return number
+    kind = "a positive or zero" if zero_ok else "a positive"
+    raise InvalidInputError(f"{name} must be {kind} number of seconds, at most one week")
+
+
 def timeout(value: object) -> httpx.Timeout:
+    """Seconds per attempt, or an `httpx.Timeout` whose phases are each None or valid seconds."""
     if isinstance(value, httpx.Timeout):
+        for phase in ("connect", "read", "write", "pool"):
+            if getattr(value, phase) is not None:
+                seconds(f"timeout.{phase}", getattr(value, phase))
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return httpx.Timeout(float(value))
-    raise InvalidInputError(
-        f"timeout must be a positive number of seconds or an httpx.Timeout, got {value!r}"
-    )
+    return httpx.Timeout(seconds("timeout", value))
 
 
-def retry_policy(value: object) -> RetryPolicy:
-    if value is None:
-        return RetryPolicy()
-    if not isinstance(value, RetryPolicy):
-        raise InvalidInputError(f"retry must be a RetryPolicy, got {type(value).__name__}")
-    return value
+def byte_count(name: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise InvalidInputError(f"{name} must be a positive whole number of bytes")

@@ -13,6 +13,7 @@ import email.utils
 import enum
 import functools
 import json
+import math
 import types
 import typing
 import uuid
@@ -51,21 +52,22 @@ class Operation(Protocol):
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds (it may be a number of seconds or an HTTP-date), if usable."""
+    """`Retry-After` in seconds (a number of seconds or an HTTP-date), or None if it is absent
+    or unusable: a server's odd header must never turn a status error into a crash."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:  # RFC 9110 dates are GMT
+                when = when.replace(tzinfo=datetime.UTC)
+            seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+        except (TypeError, ValueError, OverflowError, IndexError):  # what email.utils raises
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def status_error(response: httpx.Response) -> APIStatusError:
@@ -87,10 +89,14 @@ def status_error(response: httpx.Response) -> APIStatusError:
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     """Dintero's `{"error": {"code", "message"}}`, read defensively: error bodies vary."""
+    body = response.content
+    if not body.lstrip().startswith(b"{"):
+        return None, None
     try:
-        error = json.loads(response.content)["error"]
+        error = json.loads(body)["error"]
         code, message = error.get("code"), error.get("message")
-    except (ValueError, TypeError, KeyError, AttributeError):
+    # RecursionError: a body nested deeper than the parser's stack.
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None, None
     return (
         code if isinstance(code, str) else None,
@@ -98,8 +104,15 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     )
 
 
-def parse(operation: Operation, response: httpx.Response, returns: Any, client: Any) -> Any:
-    """The model for a 2xx `response`, checked against `returns` (e.g. `list[ClientInfo]`)."""
+def parse(
+    operation: Operation,
+    response: httpx.Response,
+    returns: Any,
+    client: Any,
+    check: Callable[[Any], str | None] | None = None,
+) -> Any:
+    """The model for a 2xx `response`, checked against `returns` (e.g. `list[ClientInfo]`) and
+    then by `check`, which returns what is wrong with the model, if anything."""
     if typing.get_origin(returns) is list and not response.content.lstrip().startswith(b"["):
         raise MalformedResponseError("expected a JSON array from Dintero", response=response)
     try:
@@ -107,23 +120,23 @@ def parse(operation: Operation, response: httpx.Response, returns: Any, client: 
     # The generated parsers fail with whatever the bad data trips over: KeyError, TypeError,
     # ValueError (JSONDecodeError, UnicodeDecodeError, enums, dates), AttributeError, ...
     except Exception as exc:
-        raise MalformedResponseError(
-            f"unparseable {response.status_code} response from Dintero "
-            f"({type(exc).__name__}: {_short(exc)})",
-            response=response,
-        ) from exc
-    if not _checker(returns)(parsed):
-        raise MalformedResponseError(
-            f"{response.status_code} response from Dintero does not match the spec "
-            "(a missing or mistyped field)",
-            response=response,
-        )
-    return parsed
-
-
-def _short(exc: Exception) -> str:
-    # The exception text quotes the offending value, which is server data, never our credentials.
-    return str(exc)[:200]
+        # Neither the text nor the chain of the parser's exception is kept: it can quote a value
+        # from the body, and this body may hold a token or a new client secret.
+        problem: str | None = type(exc).__name__
+        if isinstance(exc, KeyError):
+            problem = f"{problem} {exc}"
+    else:
+        problem = None
+        if not _checker(returns)(parsed):
+            problem = "a missing or mistyped field"
+        elif check is not None:
+            problem = check(parsed)
+        if problem is None:
+            return parsed
+    raise MalformedResponseError(
+        f"{response.status_code} response from Dintero does not match the spec ({problem})",
+        response=response,
+    )
 
 
 _PLAIN = (str, bool, uuid.UUID, datetime.datetime, Unset, enum.Enum)

@@ -6,9 +6,12 @@ has no idempotency key) is retried only when the failed attempt provably never r
 — a connect-phase error, or a 429/503 refusal — because a retry after an ambiguous failure could
 make a second client, or a second rotation, whose secret nobody holds.
 
-The loop is stamina's. Waits are computed here, in the backoff hook, rather than by stamina,
-because stamina adds its jitter after the hook has run: only a wait known in advance can be
-checked against the call's deadline, and `Retry-After` has to be honoured exactly anyway.
+The loop is written here rather than taken from stamina, which the SDK used before: every wait
+has to be known before it starts (it is checked against the call's deadline, and `Retry-After` is
+honoured exactly), so a library would only contribute the loop itself — and stamina's retry
+instrumentation is process-wide and logs each retry at WARNING, which reaches the stderr of any
+app that has not configured logging. A library must not change another library's global settings
+to silence that, so the loop is these few lines, logging at INFO to `dintero_aio`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ from typing import TypeVar
 
 import attrs
 import httpx
-import stamina
 
-from .errors import APIConnectionError, APIStatusError, APITimeoutError, DinteroError
+from . import inputs
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DinteroError,
+    InvalidInputError,
+)
 
 log = logging.getLogger("dintero_aio")
 T = TypeVar("T")
@@ -33,9 +42,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Statuses that say "not processed, try again"; and those that leave the outcome open.
 _REFUSED = frozenset({429, 503})
 _AMBIGUOUS = frozenset({500, 502, 504})
-
-_positive = attrs.validators.gt(0.0)
-_not_negative = attrs.validators.ge(0.0)
+_MAX_RETRIES = 100
 
 
 @attrs.frozen
@@ -45,19 +52,41 @@ class RetryPolicy:
     Waits grow exponentially from `initial_delay` (with jitter) up to `max_delay`, or follow the
     server's `Retry-After`. `total_timeout` bounds the whole call, attempts and waits together:
     each attempt's timeout is cut to the time left, and no wait runs past the deadline.
+    Invalid values raise `InvalidInputError`.
     """
 
-    max_retries: int = attrs.field(
-        default=2, validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)]
-    )
-    initial_delay: float = attrs.field(default=0.5, converter=float, validator=_not_negative)
-    max_delay: float = attrs.field(default=8.0, converter=float, validator=_not_negative)
-    total_timeout: float = attrs.field(default=60.0, converter=float, validator=_positive)
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    total_timeout: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        retries = self.max_retries
+        if not isinstance(retries, int) or isinstance(retries, bool):
+            raise InvalidInputError("RetryPolicy.max_retries must be a whole number")
+        if not 0 <= retries <= _MAX_RETRIES:
+            raise InvalidInputError(f"RetryPolicy.max_retries must be from 0 to {_MAX_RETRIES}")
+        for name in ("initial_delay", "max_delay", "total_timeout"):
+            seconds = inputs.seconds(
+                f"RetryPolicy.{name}", getattr(self, name), zero_ok=name != "total_timeout"
+            )
+            object.__setattr__(self, name, seconds)
+        if self.initial_delay > self.max_delay:
+            raise InvalidInputError("RetryPolicy.initial_delay must not exceed max_delay")
 
     def delay(self, retry_number: int) -> float:
         """The wait before retry `retry_number` (0-based): exponential, "equal jitter", capped."""
-        ceiling = min(self.max_delay, self.initial_delay * 2.0**retry_number)
+        ceiling = min(self.max_delay, self.initial_delay * 2.0 ** min(retry_number, 64))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
+
+
+def policy(value: object) -> RetryPolicy:
+    """The `retry=` argument: None for the default policy, or a `RetryPolicy`."""
+    if value is None:
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise InvalidInputError(f"retry must be a RetryPolicy, got {type(value).__name__}")
+    return value
 
 
 class Retryable(Exception):
@@ -86,19 +115,28 @@ def classify(error: DinteroError, wait: float | None = None) -> Exception:
 
 @attrs.define
 class Attempts:
-    """What an attempt needs to know about the call it belongs to."""
+    """What an attempt needs to know about the call it belongs to, and what the call's
+    boundary needs to know about the attempt under way when the call ends."""
 
     deadline: float
     retries: int = 0
     #: True once an earlier attempt failed in a way that may have been processed by the server.
     maybe_processed_before: bool = False
+    #: The request of the attempt under way, until its response has been read.
+    request: httpx.Request | None = None
 
     def time_left(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
 
+    def in_flight(self) -> bool:
+        """Whether the attempt under way may have reached the server: its credentials are on
+        it (a call still waiting for its token has sent nothing)."""
+        return self.request is not None and "authorization" in self.request.headers
+
 
 async def run(
     attempt: Callable[[Attempts], Awaitable[T]],
+    state: Attempts,
     *,
     policy: RetryPolicy,
     name: str,
@@ -106,47 +144,49 @@ async def run(
 ) -> T:
     """Run `attempt` under `policy`. `duplicate_risk` is None for a call that is safe to repeat,
     else what a retry after an ambiguous failure could do (it goes into the error message)."""
-    state = Attempts(deadline=asyncio.get_running_loop().time() + policy.total_timeout)
-
-    def backoff(exc: Exception) -> bool | float:
-        if not isinstance(exc, Retryable) or (exc.maybe_processed and duplicate_risk):
-            return False
-        if state.retries >= policy.max_retries:
-            return False
-        wait = policy.delay(state.retries) if exc.wait is None else exc.wait
-        if wait >= state.time_left():
-            log.info("not retrying: a %.2fs wait would pass the deadline; %s", wait, exc)
-            return False
-        state.retries += 1
-        state.maybe_processed_before |= exc.maybe_processed
-        log.info("retry %d of %d in %.2fs after %s", state.retries, policy.max_retries, wait, exc)
-        return wait
-
-    first_failure: Retryable | None = None
     try:
         async with asyncio.timeout_at(state.deadline):
-            # Nearly every call succeeds at once, so the first attempt runs before stamina is set
-            # up: its per-call setup costs about a sixth of a whole request on a fast network.
-            try:
-                return await attempt(state)
-            except Retryable as exc:
-                first_failure = exc
-            async for try_ in stamina.retry_context(
-                on=backoff, attempts=policy.max_retries + 1, timeout=None
-            ):
-                with try_:
-                    if first_failure is not None:  # stamina's first round replays that failure,
-                        replay, first_failure = first_failure, None  # so stamina schedules
-                        raise replay  # every retry, the first one included
+            while True:
+                try:
                     return await attempt(state)
+                except Retryable as exc:
+                    wait = _wait(exc, state, policy, duplicate_risk)
+                    if wait is None:
+                        raise
+                    state.retries += 1
+                    state.maybe_processed_before |= exc.maybe_processed
+                    log.info(
+                        "retry %d of %d in %.2fs after %s",
+                        state.retries,
+                        policy.max_retries,
+                        wait,
+                        exc.error,
+                    )
+                await asyncio.sleep(wait)
     except Retryable as exc:
         if exc.maybe_processed and duplicate_risk:
             exc.error.mark_outcome_unknown(f"not retried, because {duplicate_risk}.")
-        log.info("giving up after %d retries: %s", state.retries, exc.error)
+        log.info("giving up after %d %s: %s", state.retries, _retries(state.retries), exc.error)
         raise exc.error from exc.error.__cause__
     except TimeoutError as exc:
         error = APITimeoutError(f"{name}: total_timeout of {policy.total_timeout}s ran out")
-        if duplicate_risk:
+        if duplicate_risk and state.in_flight():
             error.mark_outcome_unknown(f"a request may have been in flight; {duplicate_risk}.")
         raise error from exc
-    raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+
+def _wait(
+    exc: Retryable, state: Attempts, policy: RetryPolicy, duplicate_risk: str | None
+) -> float | None:
+    """The wait before the next attempt, or None when there is to be no next attempt."""
+    if (exc.maybe_processed and duplicate_risk) or state.retries >= policy.max_retries:
+        return None
+    wait = policy.delay(state.retries) if exc.wait is None else exc.wait
+    if wait >= state.time_left():
+        log.info("not retrying: a %.2fs wait would pass the deadline; %s", wait, exc)
+        return None
+    return wait
+
+
+def _retries(count: int) -> str:
+    return "retry" if count == 1 else "retries"

@@ -10,6 +10,11 @@ from .client_with_secret import ClientWithSecret
 from .error import Error
 from .error_error import ErrorError
 from .error_error_errors_item import ErrorErrorErrorsItem
+from .exchange import Exchange
+from .grant import Grant
+from .grant_create import GrantCreate
+from .grant_oidc import GrantOidc
+from .grant_type import GrantType
 
 __all__ = (
     "AccessToken",
@@ -22,4 +27,9 @@ __all__ = (
     "Error",
     "ErrorError",
     "ErrorErrorErrorsItem",
+    "Exchange",
+    "Grant",
+    "GrantCreate",
+    "GrantOidc",
+    "GrantType",
 )

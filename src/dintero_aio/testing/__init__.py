@@ -2,10 +2,11 @@
 
 Needs the `testing` extra: `pip install "dintero-aio[testing]"`.
 
-The `Emulator` keeps one account's auth clients and tokens in memory and serves the six
-operations of `openapi.yaml` (get a token; create, list, get, delete and rotate the secret of
-auth clients) as Dintero documents them, with Dintero's error bodies. State lives in the
-instance, so each test makes its own.
+The `Emulator` keeps one account's auth clients, client grants and tokens in memory (and, for a
+partner account, those of each of its merchant accounts) and serves the ten operations of
+`openapi.yaml` as Dintero documents them, with Dintero's error bodies: get a token; create,
+list, get, delete and rotate the secret of auth clients; list, create and delete client grants;
+and a partner's exchange token. State lives in the instance, so each test makes its own.
 
 In-process, with no socket (fast; use this by default)::
 
@@ -28,17 +29,45 @@ On a real loopback socket (to test timeouts and dropped connections for real)::
 
 Or from a shell: `python -m dintero_aio.testing serve --port 8080`.
 
-Logging in: HTTP Basic with `emulator.client_id` / `emulator.client_secret` (or the `id` or
-`client_id` and current secret of a client created through the API), and the audience
-`https://api.dintero.com/v1/accounts/{account_id}` (`emulator.audience`) or the emulator's own
-URL as the request reached it (scheme and Host header), `{base_url}/accounts/{account_id}`.
-Tokens last `expires_in` seconds; `emulator.expire_tokens()` ends them all at once.
+Logging in: HTTP Basic with `emulator.client_id` / `emulator.client_secret` (the account's admin
+client: it needs no grant and its tokens carry the scope `admin:accounts`), or the `id` or
+`client_id` and current secret of a client created through the API, and the audience
+`https://api.dintero.com/v1/accounts/{account_id}` (`emulator.audience`, or
+`emulator.audience_for(account_id)`) or the emulator's own URL as the request reached it (scheme
+and Host header), `{base_url}/accounts/{account_id}`. Tokens last `expires_in` seconds;
+`emulator.expire_tokens()` ends them all at once.
 
-Checking what happened: `emulator.clients` (the live clients created through the API, secrets
-included; the configured credentials are not a listed client),
-`emulator.received(op)` (requests that arrived, faulted ones included) and
-`emulator.processed(op)` (requests that succeeded), for `op` in "token", "create", "list",
-"get", "delete", "rotate".
+Client grants: a client created through the API gets a token only if it has a live client grant
+whose audience is the requested one (either form above, on both sides) and whose type is `any`
+(the default) or `client_credentials`; otherwise 403 with the code `missing_grant`. The token's
+`scope` claim is the union of those grants' scopes (scopes are carried, not enforced). A grant's
+`client_id` is the client's `id` (its uuid), as in Dintero's partner guide ("use the id from the
+previous step as the client_id value"); creating a grant for a client id that is not a uuid is a
+400, for a uuid that names no live client of the account a 404. Deleting a grant stops new
+tokens; tokens already issued stay valid until they expire. `Emulator(require_grants=False)`
+lets every live client log in without a grant (scope `admin:accounts`), as before grants existed;
+`emulator.add_grant(client, audience=None, scope=("admin:accounts",), type="any",
+account_id=None)` grants a client directly, without a request, for tests about something else.
+
+Partners: `Emulator(account_id="P00000001", merchants=["T00000002", ...])` or
+`emulator.add_merchant("T00000002")` (P or T and 8 digits) makes the account a partner with
+merchant accounts. `POST /accounts/{partner_id}/auth/exchange_token` with a token of the partner
+and `{"account_id": "T00000002"}` returns a token for that merchant account, with the partner
+token's scopes (403 for an account that is not one of the partner's merchants, 400 for a
+malformed body, 401 for a bad or expired token). The exchanged token works on the merchant's
+clients and grants directly, and also as a Bearer on the merchant's Get Token (step 3 of
+Dintero's partner guide). Each account keeps its own clients and grants; a token only works on
+its own account (403 elsewhere). Merchant accounts have no root credentials.
+
+Checking what happened: `emulator.clients` and `emulator.grants` (the live clients created
+through the API, secrets included, and the live grants of the emulator's account; the configured
+credentials are not a listed client), `emulator.clients_of(account_id)` and
+`emulator.grants_of(account_id)` (the same for any account, merchants included),
+`emulator.received(op, account=None)` (requests that arrived, faulted ones included) and
+`emulator.processed(op, account=None)` (requests that succeeded), for `op` in "token",
+"create", "list", "get", "delete", "rotate", "grants_list", "grants_create", "grants_delete",
+"exchange"; with `account`, only the requests whose path named that oid (for "exchange", the
+partner's).
 
 Making it fail: faults queue per operation and each is used by the next request(s) of it:
 
@@ -59,19 +88,27 @@ is not possible and the raised exception ends up as a 500.) A delay only trips a
 timeout under `serve()`: ASGITransport ignores timeouts.
 
 Rules the emulator chose where Dintero does not say: checks run in the order authentication
-(401), oid pattern (400), account (403 for a well-formed oid of another account), client id
-(400 if not a uuid), body (400), existence (404). Tokens stay valid until they expire, even if
-their client is deleted or rotated; a deleted or rotated-away secret gets no new token.
+(401), oid pattern (400), account (403 for a well-formed oid of another account), client or
+grant id (400 if not a uuid), body (400), existence (404). Listing grants documents no 400, so
+there a malformed oid is a 403. Tokens stay valid until they expire, even if their client is
+deleted or rotated or their grant deleted; a deleted or rotated-away secret gets no new token.
+Secrets (client secrets, tokens, a grant's `oidc.client_secret`) never appear in a repr or a log
+record of the emulator.
 """
 
 from .emulator import (
     DEFAULT_CLIENT_SECRET,
     DINTERO_API_URL,
+    GRANT_TYPES,
     IN_PROCESS_BASE_URL,
     OPERATIONS,
+    ROOT_SCOPES,
     CorruptMode,
     EmulatedClient,
+    EmulatedGrant,
+    EmulatedGrantOidc,
     Emulator,
+    GrantType,
     Operation,
 )
 from .server import RunningEmulator, serve
@@ -79,11 +116,16 @@ from .server import RunningEmulator, serve
 __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "DINTERO_API_URL",
+    "GRANT_TYPES",
     "IN_PROCESS_BASE_URL",
     "OPERATIONS",
+    "ROOT_SCOPES",
     "CorruptMode",
     "EmulatedClient",
+    "EmulatedGrant",
+    "EmulatedGrantOidc",
     "Emulator",
+    "GrantType",
     "Operation",
     "RunningEmulator",
     "serve",

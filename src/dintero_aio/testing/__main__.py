@@ -29,6 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--account-id", default="T12345678")
     run.add_argument("--client-id", default="emulator-client")
     run.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    run.add_argument(
+        "--merchant",
+        action="append",
+        default=[],
+        metavar="ACCOUNT_ID",
+        help="a merchant account of the (partner) account, for the exchange token; repeatable",
+    )
+    run.add_argument(
+        "--no-grants",
+        action="store_true",
+        help="let clients created through the API log in without a client grant",
+    )
     run.add_argument("--expires-in", type=int, default=14400, help="token lifetime in seconds")
     run.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -39,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             client_id=args.client_id,
             client_secret=args.client_secret,
             expires_in=args.expires_in,
+            merchants=args.merchant,
+            require_grants=not args.no_grants,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"account_id: {emulator.account_id}")
             print(f"client_id: {emulator.client_id}")
             print(f"client_secret: {emulator.client_secret}")
+            if emulator.merchants:
+                print(f"merchants: {','.join(emulator.merchants)}")
             print(f"audience: {emulator.audience}", flush=True)
             while not received:
                 time.sleep(0.1)

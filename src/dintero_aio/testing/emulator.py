@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -34,16 +34,34 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-Operation = Literal["token", "create", "list", "get", "delete", "rotate"]
-"""The six operations of openapi.yaml, by short name; faults and counters are per operation."""
+Operation = Literal[
+    "token",
+    "create",
+    "list",
+    "get",
+    "delete",
+    "rotate",
+    "grants_list",
+    "grants_create",
+    "grants_delete",
+    "exchange",
+]
+"""The ten operations of openapi.yaml, by short name; faults and counters are per operation."""
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 CorruptMode = Literal["truncated", "not_json"]
+GrantType = Literal["any", "authorization_code", "client_credentials", "password"]
+"""A grant's `type`: `any` (the default) or the one Get Token `grant_type` it may be used with."""
+GRANT_TYPES: tuple[GrantType, ...] = get_args(GrantType)
+ROOT_SCOPES: tuple[str, ...] = ("admin:accounts",)
+"""The scopes of a token for the configured (root) credentials, and of exchanged tokens from it."""
 
 DEFAULT_CLIENT_SECRET = "emulator-secret-for-tests-only"  # noqa: S105 - a test fixture, not a secret
 DINTERO_API_URL = "https://api.dintero.com/v1"
 IN_PROCESS_BASE_URL = "http://emulator.local/v1"
 """Base URL for httpx with `Emulator.transport()`; any host works, this one reads well."""
 _OID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
+_MERCHANT = re.compile(r"[PT][0-9]{8}")  # Exchange.account_id: a sub-account, always 8 digits
+_CLIENT_CREDENTIALS_TYPES = ("any", "client_credentials")  # grant types Get Token accepts
 _NOT_JSON = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
 
 
@@ -73,6 +91,68 @@ class EmulatedClient:
         return body
 
 
+@dataclass(frozen=True)
+class EmulatedGrantOidc:
+    """A grant's OpenID Connect configuration, as sent; its secret stays out of the repr."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    authority: str | None = None
+
+
+@dataclass(frozen=True)
+class EmulatedGrant:
+    """A client grant created through the API (or `Emulator.add_grant`); immutable snapshots.
+
+    `client_id` is the granted client's `id` (its uuid), as in Dintero's partner guide.
+    """
+
+    id: str
+    client_id: str
+    audience: str
+    scope: tuple[str, ...]
+    type: GrantType
+    created_at: str
+    updated_at: str
+    created_by: str
+    oidc: EmulatedGrantOidc | None = None
+    deleted_at: str | None = None
+    deleted_by: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        """The JSON body Dintero returns: a Grant."""
+        body = {key: value for key, value in asdict(self).items() if value is not None}
+        body["scope"] = list(self.scope)
+        if self.oidc is not None:
+            body["oidc"] = {k: v for k, v in asdict(self.oidc).items() if v is not None}
+        return body
+
+    def allows_client_credentials(self, client_uuid: str) -> bool:
+        """Live, for this client, and of a type that Get Token with client credentials accepts."""
+        return (
+            self.deleted_at is None
+            and self.client_id == client_uuid
+            and self.type in _CLIENT_CREDENTIALS_TYPES
+        )
+
+
+@dataclass(frozen=True)
+class _Token:
+    caller: str  # the client id (or the partner's caller, for an exchanged token)
+    account: str  # the account the token acts on
+    expires: float  # time.monotonic() deadline
+    scopes: tuple[str, ...]
+
+
+class _Account:
+    """One account's state: its auth clients and client grants, deleted ones included."""
+
+    def __init__(self, account_id: str) -> None:
+        self.id = account_id
+        self.clients: dict[str, EmulatedClient] = {}  # by id
+        self.grants: dict[str, EmulatedGrant] = {}  # by id
+
+
 class ApiError(Exception):
     """Raised by the handlers; rendered as Dintero's error body `{"error": {...}}`."""
 
@@ -98,10 +178,10 @@ class _Fault:
 
 
 class Emulator:
-    """Dintero's management-auth API for one account, in memory, as an ASGI app.
+    """Dintero's management-auth API for one account (and a partner's merchants), in memory.
 
-    Thread-safe: state, counters and faults sit behind one lock, because `serve()` runs the app
-    in another thread while the test thread scripts faults and reads `clients`.
+    An ASGI app. Thread-safe: state, counters and faults sit behind one lock, because `serve()`
+    runs the app in another thread while the test thread scripts faults and reads `clients`.
     """
 
     def __init__(
@@ -111,6 +191,8 @@ class Emulator:
         client_id: str = "emulator-client",
         client_secret: str = DEFAULT_CLIENT_SECRET,
         expires_in: int = 14400,
+        merchants: Iterable[str] = (),
+        require_grants: bool = True,
     ) -> None:
         if not _OID.fullmatch(account_id):
             raise ValueError(f"account_id must be P or T followed by 3 or 8 digits: {account_id!r}")
@@ -118,12 +200,16 @@ class Emulator:
         self.expires_in = expires_in
         self.delay = 0.0
         """Seconds every request waits before it is processed (a slow network), 0 by default."""
+        self.require_grants = require_grants
+        """Whether a client created through the API needs a client grant to get a token."""
         self._lock = threading.Lock()
-        self._clients: dict[str, EmulatedClient] = {}  # by id, deleted ones included
-        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (caller, monotonic expiry)
-        self._received: Counter[str] = Counter()
-        self._processed: Counter[str] = Counter()
+        self._accounts: dict[str, _Account] = {account_id: _Account(account_id)}
+        self._tokens: dict[str, _Token] = {}
+        self._received: Counter[tuple[str, str]] = Counter()  # (operation, oid in the path)
+        self._processed: Counter[tuple[str, str]] = Counter()
         self._faults: dict[str, deque[_Fault]] = {op: deque() for op in OPERATIONS}
+        for merchant in merchants:
+            self.add_merchant(merchant)
         prefix = "/v1/accounts/{oid}/auth"
         self._routes = [
             Route(f"{prefix}/token", self._token, methods=["POST"], name="token"),
@@ -137,41 +223,151 @@ class Emulator:
                 methods=["POST"],
                 name="rotate",
             ),
+            Route(
+                f"{prefix}/client-grants", self._grants_list, methods=["GET"], name="grants_list"
+            ),
+            Route(
+                f"{prefix}/client-grants",
+                self._grants_create,
+                methods=["POST"],
+                name="grants_create",
+            ),
+            Route(
+                f"{prefix}/client-grants/{{id}}",
+                self._grants_delete,
+                methods=["DELETE"],
+                name="grants_delete",
+            ),
+            # The spec calls this oid `partner_id`; one name keeps per-account counters simple.
+            Route(f"{prefix}/exchange_token", self._exchange, methods=["POST"], name="exchange"),
         ]
         handlers = {ApiError: _render_api_error, HTTPException: _render_http_exception}
         self._app = Starlette(routes=self._routes, exception_handlers=handlers)
+
+    # Accounts.
+
+    def add_merchant(self, account_id: str) -> None:
+        """Make `account_id` a merchant account (sub-account) of this emulator's account.
+
+        The account becomes a partner: its tokens can be exchanged for tokens of its merchants
+        (`POST /accounts/{account_id}/auth/exchange_token`), and each merchant account has its
+        own clients and grants. A merchant id is P or T followed by 8 digits.
+        """
+        if not _MERCHANT.fullmatch(account_id):
+            raise ValueError(f"a merchant id is P or T followed by 8 digits: {account_id!r}")
+        with self._lock:
+            if account_id in self._accounts:
+                raise ValueError(f"{account_id} is already an account of this emulator")
+            self._accounts[account_id] = _Account(account_id)
+
+    @property
+    def merchants(self) -> tuple[str, ...]:
+        """The merchant accounts of this (partner) account, in the order they were added."""
+        with self._lock:
+            return tuple(oid for oid in self._accounts if oid != self.account_id)
 
     # Inspection, for test assertions.
 
     @property
     def audience(self) -> str:
         """The audience real Dintero expects in a token request for this account."""
-        return f"{DINTERO_API_URL}/accounts/{self.account_id}"
+        return self.audience_for(self.account_id)
+
+    def audience_for(self, account_id: str) -> str:
+        """The audience real Dintero expects in a token request for `account_id`."""
+        return f"{DINTERO_API_URL}/accounts/{account_id}"
 
     @property
     def clients(self) -> list[EmulatedClient]:
         """The live (not deleted) clients created through the API, oldest first, with secrets."""
-        with self._lock:
-            return [c for c in self._clients.values() if c.deleted_at is None]
+        return self.clients_of(self.account_id)
 
-    def received(self, operation: Operation) -> int:
-        """Requests of `operation` that arrived, counted before any fault or validation."""
-        with self._lock:
-            return self._received[_checked(operation)]
+    @property
+    def grants(self) -> list[EmulatedGrant]:
+        """The live (not deleted) client grants of this account, oldest first."""
+        return self.grants_of(self.account_id)
 
-    def processed(self, operation: Operation) -> int:
-        """Requests of `operation` that succeeded: a token issued, a client created, listed, etc."""
+    def clients_of(self, account_id: str) -> list[EmulatedClient]:
+        """`clients` of this account or of one of its merchants; ValueError for another one."""
         with self._lock:
-            return self._processed[_checked(operation)]
+            clients = self._account(account_id).clients.values()
+            return [c for c in clients if c.deleted_at is None]
+
+    def grants_of(self, account_id: str) -> list[EmulatedGrant]:
+        """`grants` of this account or of one of its merchants; ValueError for another one."""
+        with self._lock:
+            return [g for g in self._account(account_id).grants.values() if g.deleted_at is None]
+
+    def add_grant(
+        self,
+        client: EmulatedClient | str,
+        *,
+        audience: str | None = None,
+        scope: Sequence[str] = ROOT_SCOPES,
+        type: GrantType = "any",  # Dintero's field name
+        account_id: str | None = None,
+    ) -> EmulatedGrant:
+        """Grant a live client (an `EmulatedClient` or its `id`), as Create client grant would.
+
+        A shortcut for tests that are not about grants; not counted as a request. The audience
+        defaults to the account's (`audience_for(account_id)`); the account to this one.
+        """
+        account_id = self.account_id if account_id is None else account_id
+        client_uuid = client.id if isinstance(client, EmulatedClient) else client
+        if type not in GRANT_TYPES:
+            raise ValueError(f"type must be one of {GRANT_TYPES}, not {type!r}")
+        if isinstance(scope, str) or not scope or not all(isinstance(s, str) for s in scope):
+            raise ValueError("scope must be a non-empty sequence of strings")
+        now = _now()
+        with self._lock:
+            account = self._account(account_id)
+            found = account.clients.get(client_uuid)
+            if found is None or found.deleted_at is not None:
+                raise ValueError(f"no live client with id {client_uuid!r} in {account_id}")
+            grant = EmulatedGrant(
+                id=str(uuid.uuid4()),
+                client_id=found.id,
+                audience=self.audience_for(account_id) if audience is None else audience,
+                scope=tuple(scope),
+                type=type,
+                created_at=now,
+                updated_at=now,
+                created_by=self.client_id,
+            )
+            account.grants[grant.id] = grant
+        return grant
+
+    def received(self, operation: Operation, *, account: str | None = None) -> int:
+        """Requests of `operation` that arrived, counted before any fault or validation.
+
+        With `account`, only those whose path named that oid (`partner_id` for "exchange").
+        """
+        with self._lock:
+            return _count(self._received, _checked(operation), account)
+
+    def processed(self, operation: Operation, *, account: str | None = None) -> int:
+        """Requests of `operation` that succeeded: a token issued, a client created, listed, etc.
+
+        With `account`, only those whose path named that oid (`partner_id` for "exchange").
+        """
+        with self._lock:
+            return _count(self._processed, _checked(operation), account)
 
     def expire_tokens(self) -> None:
         """Make every token issued so far expired, as if `expires_in` had passed."""
         with self._lock:
-            self._tokens = {token: (caller, -1.0) for token, (caller, _) in self._tokens.items()}
+            self._tokens = {key: replace(t, expires=-1.0) for key, t in self._tokens.items()}
 
     def transport(self) -> httpx.ASGITransport:
         """An httpx transport that calls this app in-process (use base_url IN_PROCESS_BASE_URL)."""
         return httpx.ASGITransport(app=self)
+
+    def _account(self, account_id: str) -> _Account:
+        """The state of one of our accounts (call with the lock held)."""
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise ValueError(f"{account_id!r} is not an account of this emulator") from None
 
     # Fault injection. Faults queue per operation and are consumed in order, one per request.
 
@@ -269,9 +465,9 @@ class Emulator:
         with self._lock:
             self._faults[_checked(operation)].append(fault)
 
-    def _arrive(self, operation: str) -> _Fault | None:
+    def _arrive(self, operation: str, account: str) -> _Fault | None:
         with self._lock:
-            self._received[operation] += 1
+            self._received[(operation, account)] += 1
             queue = self._faults[operation]
             if not queue:
                 return None
@@ -281,13 +477,18 @@ class Emulator:
     # The ASGI app: faults wrap the Starlette app, which implements the API.
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation = next((r.name for r in self._routes if r.matches(scope)[0] is Match.FULL), None)
-        if operation is None:  # not one of the five operations (lifespan, unknown path): no faults
+        operation, account = None, ""
+        for route in self._routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                operation, account = route.name, str(child["path_params"]["oid"])
+                break
+        if operation is None:  # not one of the operations (lifespan, unknown path): no faults
             await self._app(scope, receive, send)
             return
         # Read the whole request first, so a fault hits after the client has finished sending.
         body = await _read_body(receive)
-        fault = self._arrive(operation)
+        fault = self._arrive(operation, account)
         if self.delay > 0:
             await anyio.sleep(self.delay)
         if fault is not None and fault.response is not None:
@@ -316,24 +517,92 @@ class Emulator:
     # The API. Checks run in a fixed order: authentication, oid, account, id, body, existence.
 
     async def _token(self, request: Request) -> Response:
-        caller = self._basic_caller(request)
-        grant = _json(await request.body())
+        scheme = request.headers.get("authorization", "").partition(" ")[0].lower()
+        client: EmulatedClient | None = None
+        if scheme == "bearer":  # step 3 of Dintero's partner guide: an exchanged token
+            token = self._bearer(request)
+            caller, account, scopes = token.caller, token.account, token.scopes
+        else:
+            caller, account, client = self._basic(request)
+            scopes = ROOT_SCOPES
+        body = _json(await request.body())
         if not (
-            isinstance(grant, dict)
-            and grant.get("grant_type") == "client_credentials"
-            and isinstance(grant.get("audience"), str)
+            isinstance(body, dict)
+            and body.get("grant_type") == "client_credentials"
+            and isinstance(body.get("audience"), str)
         ):
             raise ApiError(
                 400,
                 "invalid_request",
                 'Expected {"grant_type": "client_credentials", "audience": str}',
             )
-        own = f"{str(request.base_url).rstrip('/')}/v1/accounts/{self.account_id}"
-        if grant["audience"] not in (self.audience, own):
-            raise ApiError(403, "invalid_audience", f"The audience must be {self.audience}")
+        audience = _canonical_audience(request, body["audience"])
+        if audience != self.audience_for(account):
+            raise ApiError(
+                403, "invalid_audience", f"The audience must be {self.audience_for(account)}"
+            )
+        if client is not None and self.require_grants:
+            with self._lock:
+                grants = [
+                    grant
+                    for grant in self._accounts[account].grants.values()
+                    if grant.allows_client_credentials(client.id)
+                    and _canonical_audience(request, grant.audience) == audience
+                ]
+            if not grants:
+                raise ApiError(
+                    403,
+                    "missing_grant",
+                    f"The client has no client grant for the audience {audience} "
+                    "that allows the client_credentials grant type",
+                )
+            scopes = tuple(dict.fromkeys(scope for grant in grants for scope in grant.scope))
+        return self._issue("token", caller, account, body["audience"], scopes)
+
+    async def _exchange(self, request: Request) -> Response:
+        token = self._bearer(request)
+        body = _json(await request.body())
+        if not (isinstance(body, dict) and isinstance(body.get("account_id"), str)):
+            raise ApiError(400, "invalid_request", 'Expected {"account_id": str}')
+        merchant = body["account_id"]
+        if not _MERCHANT.fullmatch(merchant):
+            error = {"field": "account_id", "message": "must be P or T followed by 8 digits"}
+            raise ApiError(400, "validation_error", "Invalid exchange", [error])
+        with self._lock:
+            own = token.account == self.account_id and merchant in self._accounts
+        if not own or merchant == self.account_id:
+            raise ApiError(
+                403, "forbidden", f"{merchant} is not a merchant account of {token.account}"
+            )
+        return self._issue(
+            "exchange",
+            token.caller,
+            merchant,
+            self.audience_for(merchant),
+            token.scopes,
+            oid=token.account,
+        )
+
+    def _issue(
+        self,
+        operation: str,
+        caller: str,
+        account: str,
+        audience: str,
+        scopes: tuple[str, ...],
+        *,
+        oid: str | None = None,
+    ) -> Response:
+        """A new token for `account`; `oid` (default `account`) is the path's, for the counters."""
         # JWT-shaped, for clients that peek at `exp`; the emulator only ever looks tokens up.
         iat = int(time.time())
-        claims = {"sub": caller, "aud": grant["audience"], "iat": iat, "exp": iat + self.expires_in}
+        claims = {
+            "sub": caller,
+            "aud": audience,
+            "iat": iat,
+            "exp": iat + self.expires_in,
+            "scope": " ".join(scopes),
+        }
         parts = (
             b'{"alg":"HS256","typ":"JWT"}',
             json.dumps(claims).encode(),
@@ -341,14 +610,15 @@ class Emulator:
         )
         token = ".".join(_b64(part) for part in parts)
         with self._lock:
-            self._tokens[token] = (caller, time.monotonic() + self.expires_in)
-            self._processed["token"] += 1
+            expires = time.monotonic() + self.expires_in
+            self._tokens[token] = _Token(caller, account, expires, scopes)
+            self._processed[(operation, account if oid is None else oid)] += 1
         return JSONResponse(
             {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in}
         )
 
     async def _create(self, request: Request) -> Response:
-        caller = self._bearer_caller(request)
+        token = self._bearer(request)
         fields = _client_fields(_json(await request.body()))
         now = _now()
         client = EmulatedClient(
@@ -356,19 +626,20 @@ class Emulator:
             client_secret=secrets.token_urlsafe(32),
             created_at=now,
             updated_at=now,
-            created_by=caller,
+            created_by=token.caller,
             **fields,
         )
         with self._lock:
-            self._clients[client.id] = client
-            self._processed["create"] += 1
+            self._accounts[token.account].clients[client.id] = client
+            self._processed[("create", token.account)] += 1
         return JSONResponse(client.info(with_secret=True))
 
     async def _list(self, request: Request) -> Response:
-        self._bearer_caller(request)
+        token = self._bearer(request)
         with self._lock:
-            self._processed["list"] += 1
-            return JSONResponse([c.info() for c in self._clients.values() if c.deleted_at is None])
+            self._processed[("list", token.account)] += 1
+            clients = self._accounts[token.account].clients.values()
+            return JSONResponse([c.info() for c in clients if c.deleted_at is None])
 
     async def _get(self, request: Request) -> Response:
         return JSONResponse(self._update(request, "get", lambda client, caller: client).info())
@@ -392,23 +663,79 @@ class Emulator:
         change: Callable[[EmulatedClient, str], EmulatedClient],
     ) -> EmulatedClient:
         """Apply `change` to the live client named by the path, atomically; 404 if there is none."""
-        caller = self._bearer_caller(request)
-        try:
-            client_uuid = str(uuid.UUID(request.path_params["id"]))
-        except ValueError:
-            client_uuid = ""
-        if client_uuid != request.path_params["id"].lower():  # only the canonical form is a uuid
-            raise ApiError(400, "invalid_id", "The client id must be a uuid")
+        token = self._bearer(request)
+        client_uuid = _path_uuid(request, "client")
         with self._lock:
-            client = self._clients.get(client_uuid)
+            clients = self._accounts[token.account].clients
+            client = clients.get(client_uuid)
             if client is None or client.deleted_at is not None:
                 raise ApiError(404, "not_found", "Client not found")
-            self._clients[client.id] = client = change(client, caller)
-            self._processed[operation] += 1
+            clients[client.id] = client = change(client, token.caller)
+            self._processed[(operation, token.account)] += 1
         return client
 
-    def _basic_caller(self, request: Request) -> str:
-        """The client id of valid Basic credentials: the configured pair or a live client's."""
+    async def _grants_list(self, request: Request) -> Response:
+        # The spec documents no 400 here (Dintero's neither): a malformed oid is a 403.
+        token = self._bearer(request, malformed_oid_status=403)
+        audience = request.query_params.get("audience")
+        client_id = request.query_params.get("client_id")
+        with self._lock:
+            self._processed[("grants_list", token.account)] += 1
+            grants = [
+                grant.info()
+                for grant in self._accounts[token.account].grants.values()
+                if grant.deleted_at is None
+                and audience in (None, grant.audience)
+                and client_id in (None, grant.client_id)
+            ]
+        return JSONResponse(grants)
+
+    async def _grants_create(self, request: Request) -> Response:
+        token = self._bearer(request)
+        fields = _grant_fields(_json(await request.body()))
+        now = _now()
+        with self._lock:
+            account = self._accounts[token.account]
+            client = account.clients.get(fields["client_id"])
+            if client is None or client.deleted_at is not None:
+                raise ApiError(
+                    404,
+                    "not_found",
+                    f"No client with id {fields['client_id']} in account {account.id} "
+                    "(a grant's client_id is the client's id, the uuid, not its client_id)",
+                )
+            grant = EmulatedGrant(
+                id=str(uuid.uuid4()),
+                created_at=now,
+                updated_at=now,
+                created_by=token.caller,
+                **fields,
+            )
+            account.grants[grant.id] = grant
+            self._processed[("grants_create", token.account)] += 1
+        return JSONResponse(grant.info())
+
+    async def _grants_delete(self, request: Request) -> Response:
+        token = self._bearer(request)
+        grant_uuid = _path_uuid(request, "grant")
+        with self._lock:
+            grants = self._accounts[token.account].grants
+            grant = grants.get(grant_uuid)
+            if grant is None or grant.deleted_at is not None:
+                raise ApiError(404, "not_found", "Client grant not found")
+            now = _now()
+            grants[grant.id] = grant = replace(
+                grant, deleted_at=now, deleted_by=token.caller, updated_at=now
+            )
+            self._processed[("grants_delete", token.account)] += 1
+        return JSONResponse(grant.info())
+
+    def _basic(self, request: Request) -> tuple[str, str, EmulatedClient | None]:
+        """Valid Basic credentials: (client id, its account, the client or None for the root).
+
+        The root credentials (`client_id`/`client_secret`) belong to this account; a live
+        client created through the API logs in with its `id` or `client_id` and current secret.
+        """
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         try:
             user, _, secret = (
@@ -417,36 +744,125 @@ class Emulator:
         except ValueError:
             user = secret = ""
         with self._lock:
-            pairs = [(self.client_id, self.client_secret)] + [
-                (name, c.client_secret)
-                for c in self._clients.values()
+            candidates: list[tuple[str, str | None, str, EmulatedClient | None]] = [
+                (self.account_id, self.client_id, self.client_secret, None)
+            ]
+            candidates += [
+                (account.id, name, c.client_secret, c)
+                for account in self._accounts.values()
+                for c in account.clients.values()
                 if c.deleted_at is None
                 for name in (c.id, c.client_id)
             ]
-        if scheme.lower() != "basic" or not any(
-            user == name and secrets.compare_digest(secret.encode(), expected.encode())
-            for name, expected in pairs
-        ):
+        matches = [
+            (account, client)
+            for account, name, expected, client in candidates
+            if scheme.lower() == "basic"
+            and user == name
+            and secrets.compare_digest(secret.encode(), expected.encode())
+        ]
+        if not matches:
             raise ApiError(401, "unauthorized", "Invalid client credentials")
-        self._check_account(request)
-        return user
+        oid = request.path_params["oid"]
+        account, client = next((m for m in matches if m[0] == oid), matches[0])
+        self._check_account(request, account)
+        return user, account, client
 
-    def _bearer_caller(self, request: Request) -> str:
-        """The client id a valid, unexpired bearer token was issued to."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    def _bearer(self, request: Request, *, malformed_oid_status: int = 400) -> _Token:
+        """The valid, unexpired bearer token of the request, for the account in its path."""
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
         with self._lock:
-            caller, expires = self._tokens.get(token.strip(), ("", 0.0))
-        if scheme.lower() != "bearer" or time.monotonic() >= expires:
+            token = self._tokens.get(key.strip())
+        if scheme.lower() != "bearer" or token is None or time.monotonic() >= token.expires:
             raise ApiError(401, "unauthorized", "Access forbidden, invalid JWT token was used")
-        self._check_account(request)
-        return caller
+        self._check_account(request, token.account, malformed_oid_status)
+        return token
 
-    def _check_account(self, request: Request) -> None:
+    def _check_account(
+        self, request: Request, account: str, malformed_oid_status: int = 400
+    ) -> None:
         oid = request.path_params["oid"]
         if not _OID.fullmatch(oid):
-            raise ApiError(400, "invalid_oid", "oid must be P or T followed by 3 or 8 digits")
-        if oid != self.account_id:
+            raise ApiError(
+                malformed_oid_status, "invalid_oid", "oid must be P or T followed by 3 or 8 digits"
+            )
+        if oid != account:
             raise ApiError(403, "forbidden", f"No access to account {oid}")
+
+
+def _count(counter: Counter[tuple[str, str]], operation: str, account: str | None) -> int:
+    if account is not None:
+        return counter[(operation, account)]
+    return sum(n for (op, _), n in counter.items() if op == operation)
+
+
+def _canonical_audience(request: Request, audience: str) -> str:
+    """Dintero's form of an audience given as the emulator's own URL as the request reached it."""
+    own = f"{str(request.base_url).rstrip('/')}/v1/accounts/"
+    if audience.startswith(own):
+        return f"{DINTERO_API_URL}/accounts/{audience[len(own) :]}"
+    return audience
+
+
+def _path_uuid(request: Request, what: str) -> str:
+    """The canonical form of the `id` path parameter, or ApiError 400 if it is not a uuid."""
+    canonical = _canonical_uuid(request.path_params["id"])
+    if canonical is None:
+        raise ApiError(400, "invalid_id", f"The {what} id must be a uuid")
+    return canonical
+
+
+def _canonical_uuid(raw: object) -> str | None:
+    """`raw` in lower case if it is a uuid in its canonical form (any case), else None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        canonical = str(uuid.UUID(raw))
+    except ValueError:
+        return None
+    return canonical if canonical == raw.lower() else None
+
+
+def _grant_fields(body: object) -> dict[str, Any]:
+    """The fields of a create-grant body, or ApiError 400 listing every bad field."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object")
+    errors: list[dict[str, str]] = []
+
+    def bad(name: str, message: str) -> None:
+        errors.append({"field": name, "message": message})
+
+    client_uuid = _canonical_uuid(body.get("client_id"))
+    if client_uuid is None:
+        bad("client_id", "must be the client's id (a uuid), not its client_id")
+    audience = body.get("audience")
+    if not (isinstance(audience, str) and audience):
+        bad("audience", "must be a non-empty string")
+    scope = body.get("scope")
+    if not (isinstance(scope, list) and scope and all(isinstance(s, str) and s for s in scope)):
+        bad("scope", "must be a non-empty array of non-empty strings")
+        scope = []
+    grant_type = body.get("type", "any")
+    if grant_type not in GRANT_TYPES:
+        bad("type", f"must be one of {', '.join(GRANT_TYPES)}")
+    oidc = body.get("oidc")
+    names = ("client_id", "client_secret", "authority")
+    if oidc is not None and not (
+        isinstance(oidc, dict)
+        and all(isinstance(oidc[name], str) for name in names if name in oidc)
+    ):
+        bad("oidc", "must be an object of strings: client_id, client_secret, authority")
+    if errors:
+        raise ApiError(400, "validation_error", "Invalid client grant", errors)
+    fields: dict[str, Any] = {
+        "client_id": client_uuid,
+        "audience": audience,
+        "scope": tuple(scope),
+        "type": grant_type,
+    }
+    if oidc is not None:
+        fields["oidc"] = EmulatedGrantOidc(**{n: oidc[n] for n in names if n in oidc})
+    return fields
 
 
 def _checked(operation: str) -> str:

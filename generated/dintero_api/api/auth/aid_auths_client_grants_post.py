@@ -1,0 +1,214 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.grant import Grant
+from ...models.grant_create import GrantCreate
+from ...types import Response
+
+
+def _get_kwargs(
+    oid: str,
+    *,
+    body: GrantCreate,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/accounts/{oid}/auth/client-grants".format(
+            oid=quote(str(oid), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Error | Grant | None:
+    if response.status_code == 200:
+        response_200 = Grant.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Error.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Error.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 500:
+        response_500 = Error.from_dict(response.json())
+
+        return response_500
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Error | Grant]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    oid: str,
+    *,
+    client: AuthenticatedClient,
+    body: GrantCreate,
+) -> Response[Error | Grant]:
+    """Create client grant
+
+     Let a client get access tokens for `audience` with `scope`: the second step of making
+    an API client, after Create client. Scopes: `admin:accounts` or `write:accounts`.
+
+    Args:
+        oid (str):  Example: T12345678.
+        body (GrantCreate): The writable fields of a client grant.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Grant]
+    """
+
+    kwargs = _get_kwargs(
+        oid=oid,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    oid: str,
+    *,
+    client: AuthenticatedClient,
+    body: GrantCreate,
+) -> Error | Grant | None:
+    """Create client grant
+
+     Let a client get access tokens for `audience` with `scope`: the second step of making
+    an API client, after Create client. Scopes: `admin:accounts` or `write:accounts`.
+
+    Args:
+        oid (str):  Example: T12345678.
+        body (GrantCreate): The writable fields of a client grant.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Grant
+    """
+
+    return sync_detailed(
+        oid=oid,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    oid: str,
+    *,
+    client: AuthenticatedClient,
+    body: GrantCreate,
+) -> Response[Error | Grant]:
+    """Create client grant
+
+     Let a client get access tokens for `audience` with `scope`: the second step of making
+    an API client, after Create client. Scopes: `admin:accounts` or `write:accounts`.
+
+    Args:
+        oid (str):  Example: T12345678.
+        body (GrantCreate): The writable fields of a client grant.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Grant]
+    """
+
+    kwargs = _get_kwargs(
+        oid=oid,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    oid: str,
+    *,
+    client: AuthenticatedClient,
+    body: GrantCreate,
+) -> Error | Grant | None:
+    """Create client grant
+
+     Let a client get access tokens for `audience` with `scope`: the second step of making
+    an API client, after Create client. Scopes: `admin:accounts` or `write:accounts`.
+
+    Args:
+        oid (str):  Example: T12345678.
+        body (GrantCreate): The writable fields of a client grant.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Grant
+    """
+
+    return (
+        await asyncio_detailed(
+            oid=oid,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,83 @@
+"""The one `httpx.AsyncClient` of a `Dintero` instance, built from settings and the environment.
+
+httpx reads the environment when the client is built (`SSL_CERT_FILE`, `SSL_CERT_DIR`, the
+`*_PROXY` variables) and fails with whatever the bad value trips over: `FileNotFoundError`,
+`ssl.SSLError`, `ImportError` (a SOCKS proxy without socksio), `ValueError`. Here that becomes an
+`InvalidInputError` naming the variable, never its value (a proxy URL may hold a password).
+A loopback base URL (the emulator) ignores the environment: its plain-http requests carry the
+client credentials, which must never travel through a proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+import dintero_api
+import httpx
+
+from . import bodies, inputs
+from .errors import InvalidInputError
+
+_CERT_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+_PROXY_VARIABLES = tuple(
+    name
+    for scheme in ("HTTPS", "HTTP", "ALL")
+    for name in (f"{scheme}_PROXY", f"{scheme.lower()}_proxy")
+)
+
+
+def open_client(
+    *,
+    base_url: str,
+    headers: dict[str, str],
+    auth: httpx.Auth,
+    transport: httpx.AsyncBaseTransport | None,
+    max_response_bytes: int,
+) -> dintero_api.Client:
+    """The generated client with its `httpx.AsyncClient` built, or `InvalidInputError`."""
+    httpx_args: dict[str, Any] = {
+        "auth": auth,
+        "event_hooks": {"response": [bodies.limit_hook(max_response_bytes)]},
+        "trust_env": not inputs.is_loopback(httpx.URL(base_url).host),
+    }
+    if transport is not None:
+        httpx_args["transport"] = transport
+    headers = {**headers, "Accept-Encoding": bodies.ACCEPT_ENCODING}
+    generated = dintero_api.Client(base_url=base_url, headers=headers, httpx_args=httpx_args)
+    try:
+        generated.get_async_httpx_client()
+        return generated
+    except Exception as exc:
+        problem = type(exc).__name__
+    # Raised outside the `except` block, so that the original (which may quote a proxy URL with
+    # its password) is not chained to the error as its __context__.
+    if httpx_args["trust_env"]:
+        raise InvalidInputError(_blame(problem))
+    raise InvalidInputError(f"the HTTP client could not be set up ({problem})")
+
+
+def _blame(problem: str) -> str:
+    for name in _CERT_VARIABLES:
+        path = os.environ.get(name)
+        if path:
+            try:
+                if name == "SSL_CERT_FILE":
+                    ssl.create_default_context(cafile=path)
+                else:
+                    ssl.create_default_context(capath=path)
+            except Exception:
+                return f"the environment variable {name} does not name usable certificates"
+            break  # httpx reads only the first one that is set
+    for name in _PROXY_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            try:
+                httpx.AsyncClient(proxy=value if "://" in value else f"http://{value}")
+            except Exception:
+                return (
+                    f"the environment variable {name} is not a usable proxy URL (http://, "
+                    "https://, or socks5:// with the socksio package installed)"
+                )
+    return f"the HTTP client could not be set up from the environment ({problem})"
