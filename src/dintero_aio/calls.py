@@ -38,6 +38,7 @@ from .responses import Operation
 from .retry import Attempts, RetryPolicy
 
 T = TypeVar("T")
+_CLIENT_AUTH = httpx.USE_CLIENT_DEFAULT
 log = logging.getLogger("dintero_aio")
 
 
@@ -52,6 +53,8 @@ class Caller:
     lifecycle: Lifecycle
     policy: RetryPolicy
     timeout: httpx.Timeout
+    #: The auth of this view's API calls; None for the client's own (the account's token flow).
+    auth: httpx.Auth | None = None
 
     async def call(
         self,
@@ -80,7 +83,7 @@ class Caller:
             sent = self.http.build_request(method, url, timeout=timeout, **request)
             state.request = sent
             try:
-                response = await self.http.send(sent, auth=auth or httpx.USE_CLIENT_DEFAULT)
+                response = await self.http.send(sent, auth=auth or self.auth or _CLIENT_AUTH)
             except httpx.TimeoutException as exc:
                 raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
             except httpx.LocalProtocolError:
