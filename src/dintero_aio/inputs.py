@@ -13,33 +13,58 @@ import uuid
 from collections.abc import Sequence
 
 import httpx
+from dintero_api.models import ClientInfo, ClientWithSecret, GrantType
 
 from .errors import InvalidInputError
 
 # Dintero's pattern for `oid`, ^[PT]{1}(?=(?:.{3}|.{8})$)[0-9]*$, without the lookahead.
 _ACCOUNT_ID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
+#: A merchant account (sub-account) in an exchange: always 8 digits.
+_MERCHANT_ID = re.compile(r"[PT][0-9]{8}")
+#: Dintero's grant types (`Grant.type`).
+GRANT_TYPES = tuple(kind.value for kind in GrantType)
 #: Longer than any real timeout; keeps every deadline a finite float.
 _MAX_SECONDS = 7 * 24 * 3600.0
 
 
+def _shown(value: object) -> str:
+    """`value` quoted for a message if it is printable text (never a secret here), else vague."""
+    return repr(value)[:80] if isinstance(value, str) and value.isprintable() else "another value"
+
+
 def account_id(value: object) -> str:
     if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
-        shown = repr(value) if isinstance(value, str) and value.isprintable() else "another value"
         raise InvalidInputError(
             f"account_id must be 'P' or 'T' followed by 3 or 8 digits, e.g. 'T12345678'; "
-            f"got {shown}"
+            f"got {_shown(value)}"
+        )
+    return value
+
+
+def merchant_account_id(value: object, partner_id: str) -> str:
+    """A partner's merchant account: P or T and 8 digits (Dintero's `Exchange.account_id`),
+    and not the partner's own account (which its own token already reaches)."""
+    if not isinstance(value, str) or not _MERCHANT_ID.fullmatch(value):
+        raise InvalidInputError(
+            "a merchant account id must be 'P' or 'T' followed by 8 digits, e.g. 'T12345678'; "
+            f"got {_shown(value)}"
+        )
+    if value == partner_id:
+        raise InvalidInputError(
+            f"{value} is this instance's own account; use the instance itself, not for_account()"
         )
     return value
 
 
 def _encodable(name: str, value: str) -> str:
+    # Raised after the handler, not chained: UnicodeEncodeError.object is the whole value,
+    # which may be a secret.
     try:
         value.encode()
+        return value
     except UnicodeEncodeError:
-        raise InvalidInputError(
-            f"{name} is not valid text (it cannot be encoded as UTF-8)"
-        ) from None
-    return value
+        pass
+    raise InvalidInputError(f"{name} is not valid text (it cannot be encoded as UTF-8)")
 
 
 def text(name: str, value: object) -> str:
@@ -67,8 +92,8 @@ def string_list(name: str, value: object) -> list[str] | None:
     return [_encodable(name, item) for item in value]
 
 
-def client_uuid(value: object) -> uuid.UUID:
-    """A client's `id`: a `uuid.UUID` or any string `uuid.UUID()` accepts."""
+def client_uuid(value: object, what: str = "client") -> uuid.UUID:
+    """A client's (or grant's) `id`: a `uuid.UUID` or any string `uuid.UUID()` accepts."""
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
@@ -76,8 +101,63 @@ def client_uuid(value: object) -> uuid.UUID:
             return uuid.UUID(value)
         except ValueError:
             pass
-    shown = repr(value) if isinstance(value, str) and value.isprintable() else "another value"
-    raise InvalidInputError(f"a client id must be a UUID, got {shown[:80]}")
+    raise InvalidInputError(f"a {what} id must be a UUID, got {_shown(value)}")
+
+
+def granted_client(value: object) -> str:
+    """The `client_id` of a grant: the client's `id` (its uuid), from the client or its id.
+
+    Dintero's partner guide: "use the id from the previous step as the client_id value"; the
+    client's own `client_id` string is a different thing, and the usual mistake."""
+    if isinstance(value, (ClientInfo, ClientWithSecret)):
+        return str(value.id)
+    try:
+        return str(client_uuid(value))
+    except InvalidInputError:
+        raise InvalidInputError(
+            "client_id must be the client's id (a UUID) or the client object itself "
+            f"(ClientInfo, ClientWithSecret), not the client's client_id; got {_shown(value)}"
+        ) from None
+
+
+def audience(value: object) -> str:
+    """A token audience: an https URL, or http to a loopback host (the emulator). Kept as given:
+    Dintero compares audiences as strings. Never echoed, like `base_url`: a mistaken one may
+    carry a password (user:pass@host)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError("audience must be a non-empty string (an https URL)")
+    _encodable("audience", value)
+    try:
+        url: httpx.URL | None = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
+        url = None  # raised below, unchained: the exception may quote the URL
+    if url is None or not url.host or url.userinfo:
+        raise InvalidInputError("audience must be a URL with a host and no user:password@")
+    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
+        raise InvalidInputError(
+            "audience must be an https:// URL (http:// only to a loopback host such as 127.0.0.1)"
+        )
+    return value
+
+
+def scopes(value: object) -> list[str]:
+    """A grant's scopes: a non-empty list (or other sequence) of non-empty strings."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidInputError(
+            f"scopes must be a list of strings, e.g. ['admin:accounts'], got {type(value).__name__}"
+        )
+    if not value:
+        raise InvalidInputError("scopes must name at least one scope")
+    if not all(isinstance(item, str) and item.strip() for item in value):
+        raise InvalidInputError("scopes must contain only non-empty strings")
+    return [_encodable("scopes", item) for item in value]
+
+
+def grant_type(value: object) -> GrantType:
+    """A grant's `type`: a `GrantType` or its value."""
+    if isinstance(value, str) and value in GRANT_TYPES:
+        return GrantType(value)
+    raise InvalidInputError(f"type must be one of {', '.join(GRANT_TYPES)}; got {_shown(value)}")
 
 
 def base_url(value: object) -> str:
@@ -85,15 +165,17 @@ def base_url(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInputError("base_url must be a string")
     # The URL itself is never echoed: a mistaken one may carry a password (user:pass@host).
+    _encodable("base_url", value)
     try:
-        url: httpx.URL | None = httpx.URL(_encodable("base_url", value))
+        url = httpx.URL(value)
+        host = url.host  # decoded lazily: an invalid IDNA name fails here
     except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
-        url = None  # raised below, unchained: the exception may quote the URL
-    if url is None:
+        host = None  # raised below, unchained: the exception may quote the URL
+    if host is None:
         raise InvalidInputError("base_url is not a valid URL")
-    if not url.host or url.userinfo or url.query or url.fragment:
+    if not host or url.userinfo or url.query or url.fragment:
         raise InvalidInputError("base_url must be a plain URL: a host, no credentials, no query")
-    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
+    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
         raise InvalidInputError(
             "base_url must use https:// (http:// only to a loopback host such as 127.0.0.1)"
         )

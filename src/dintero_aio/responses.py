@@ -134,9 +134,13 @@ def parse(
         if problem is None:
             return parsed
     raise MalformedResponseError(
-        f"{response.status_code} response from Dintero does not match the spec ({problem})",
+        f"{response.status_code} response to {_name(response)} does not match the spec ({problem})",
         response=response,
     )
+
+
+def _name(response: httpx.Response) -> str:
+    return f"{response.request.method} {response.request.url.path}"
 
 
 _PLAIN = (str, bool, uuid.UUID, datetime.datetime, Unset, enum.Enum)
