@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -104,7 +105,13 @@ def assert_no_credential(error: BaseException, *extra: str) -> None:
 
 
 def client_sockets(port: int) -> int:
-    """Open TCP connections from this machine to `port` on loopback (client side)."""
+    """Sockets this process holds open to `port` on loopback (the client side)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as lines:
@@ -112,8 +119,7 @@ def client_sockets(port: int) -> int:
             for line in lines:
                 fields = line.split()
                 remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-                if remote_port == port and fields[3] != "06":  # 06: TIME_WAIT, no socket left
-                    count += 1
+                count += remote_port == port and fields[9] in inodes
     return count
 
 
@@ -599,3 +605,30 @@ async def test_nothing_above_info_is_logged_for_retries(
     await dintero.clients.list()
     assert [r for r in caplog.records if r.levelno > logging.INFO] == []
     assert any("retry 1 of 2" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_cookie_the_server_set_is_never_sent_back(
+    httpx_mock: HTTPXMock, dintero: Dintero
+) -> None:
+    # httpx would keep it and fail to encode it into every later request (UnicodeEncodeError).
+    httpx_mock.add_response(
+        url=TOKEN_URL, json=token_body(), headers=[(b"Set-Cookie", b"\xff=\xfe")]
+    )
+    httpx_mock.add_response(
+        url=CLIENTS_URL, status_code=503, headers=[(b"Set-Cookie", b"session=abc; Path=/")]
+    )
+    httpx_mock.add_response(url=CLIENTS_URL, json=[])
+    assert await dintero.clients.list() == []
+    assert all("cookie" not in request.headers for request in httpx_mock.get_requests())
+
+
+@pytest.mark.parametrize("status", [507, 520, 599, 999])
+async def test_an_unusual_5xx_on_create_leaves_the_outcome_unknown(
+    httpx_mock: HTTPXMock, dintero: Dintero, status: int
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body())
+    httpx_mock.add_response(url=CLIENTS_URL, status_code=status)
+    with pytest.raises(InternalServerError) as info:
+        await dintero.clients.create()
+    assert info.value.outcome_unknown
+    assert len(httpx_mock.get_requests(url=CLIENTS_URL)) == 1

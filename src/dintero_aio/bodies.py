@@ -54,21 +54,38 @@ class _Bounded(httpx.AsyncByteStream):
         self._decoders = _decoders(encodings)
         self._max_bytes = max_bytes
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        left = self._max_bytes
-        try:
-            async for chunk in self._raw:
-                for piece in _decoded(self._decoders, chunk):
-                    if len(piece) > left:
-                        self._fail(f"its body is longer than {self._max_bytes} bytes")
-                        yield piece[:left]
-                        return
-                    left -= len(piece)
-                    yield piece
-        except zlib.error:
-            self._fail("its Content-Encoding could not be decoded")
+    # An iterator object rather than an async generator: a generator left suspended (a caller
+    # that stops reading) would be closed later by asyncio in a task of its own, after aclose().
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._chunks = self._raw.__aiter__()
+        self._pieces: Iterator[bytes] = iter(())
+        self._left = self._max_bytes
+        return self
+
+    async def __anext__(self) -> bytes:
+        while self._left >= 0:
+            try:
+                piece = next(self._pieces)
+            except StopIteration:
+                self._pieces = _decoded(self._decoders, await self._chunks.__anext__())
+                continue
+            except zlib.error:
+                self._left = -1
+                self._fail("its Content-Encoding could not be decoded")
+                break
+            if len(piece) > self._left:
+                piece, self._left = piece[: self._left], -1
+                self._fail(f"its body is longer than {self._max_bytes} bytes")
+                return piece
+            self._left -= len(piece)
+            return piece
+        raise StopAsyncIteration
 
     async def aclose(self) -> None:
+        chunks = getattr(self, "_chunks", None)
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
         await self._raw.aclose()
 
     def _fail(self, why: str) -> None:

@@ -10,6 +10,7 @@ client credentials, which must never travel through a proxy.
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import ssl
 from typing import Any
@@ -20,6 +21,7 @@ import httpx
 from . import bodies, inputs
 from .errors import InvalidInputError
 
+_NO_COOKIES = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 _CERT_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _PROXY_VARIABLES = tuple(
     name
@@ -47,7 +49,9 @@ def open_client(
     headers = {**headers, "Accept-Encoding": bodies.ACCEPT_ENCODING}
     generated = dintero_api.Client(base_url=base_url, headers=headers, httpx_args=httpx_args)
     try:
-        generated.get_async_httpx_client()
+        # No cookies: the API is token-based, and a cookie a server set (one httpx cannot even
+        # encode, say) would otherwise be sent with every later request.
+        generated.get_async_httpx_client().cookies = _NO_COOKIES
         return generated
     except Exception as exc:
         problem = type(exc).__name__

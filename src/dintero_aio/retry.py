@@ -41,7 +41,9 @@ T = TypeVar("T")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Statuses that say "not processed, try again"; and those that leave the outcome open.
 _REFUSED = frozenset({429, 503})
-_AMBIGUOUS = frozenset({500, 502, 504})
+#: Any other 5xx (599 and the 52x of proxies included) may come after the request was processed,
+#: except 501 and 505, which say the request was not understood.
+_AMBIGUOUS = frozenset(range(500, 1000)) - _REFUSED - {501, 505}
 _MAX_RETRIES = 100
 
 
