@@ -36,10 +36,15 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(ARGS)
 
-# The reliability suite at depth (20,000 fuzz examples per test), rendered to docs/reliability.md.
+# The reliability suite at depth (20,000 fuzz examples per test, 500 hostile-server examples per
+# operation, the response-size limit measured against raw httpx), rendered to docs/reliability.md.
 reliability: $(STAMP)
+	rm -f .reliability.json
 	DINTERO_FUZZ_EXAMPLES=20000 DINTERO_RELIABILITY_REPORT=.reliability.json \
 		$(BIN)/pytest -q tests/test_reliability.py
+	DINTERO_FUZZ_EXAMPLES=500 DINTERO_RELIABILITY_REPORT=.reliability.json \
+		$(BIN)/pytest -q tests/test_hostile.py
+	$(BIN)/python scripts/body_limits.py .reliability.json
 	$(BIN)/python scripts/reliability_report.py .reliability.json docs/reliability.md
 	rm -f .reliability.json
 

@@ -61,7 +61,60 @@ def render(report: dict[str, object]) -> str:
             f"| {fault} | {outcome} | {seen} | {done} |" for fault, outcome, seen, done in rows
         ]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _hostile(report) + _body_limits(report))
+
+
+def _hostile(report: dict[str, object]) -> list[str]:
+    hostile: dict[str, object] = report.get("hostile_server", {})  # type: ignore[assignment]
+    if not hostile:
+        return []
+    outcomes: dict[str, int] = hostile["outcomes"]  # type: ignore[assignment]
+    violations: dict[str, int] = hostile["violations"]  # type: ignore[assignment]
+    plain = {k: v for k, v in outcomes.items() if "->" not in k and k != "requests served"}
+    return [
+        "## Hostile server",
+        "",
+        "`tests/test_hostile.py`: a raw asyncio server on loopback whose answers (status line,",
+        "headers incl. `Retry-After`, `Content-Length`, `Content-Encoding`, chunking, body bytes,",
+        "delays, resets, closes) hypothesis draws, against every public operation and the token",
+        f"fetch: {hostile['examples_per_test']:,} examples per test, {hostile['cases']:,} cases,",
+        f"{outcomes.get('requests served', 0):,} requests served, in {hostile['seconds']} s.",
+        "Each case checks: the spec's model or a `DinteroError`; no credential in any message,",
+        "log record or attribute reachable from the error; no task or socket left after",
+        "`aclose()`; no create or rotate sent twice after it may have been processed;",
+        "`outcome_unknown` exactly when the request may have been processed; the deadline held.",
+        "",
+        "| outcome | cases |",
+        "|---|---|",
+        *(f"| {name} | {count:,} |" for name, count in sorted(plain.items())),
+        f"| invariant violations (a test failure) | {sum(violations.values())} |",
+        "",
+    ]
+
+
+def _body_limits(report: dict[str, object]) -> list[str]:
+    rows: list[dict[str, object]] = report.get("body_limits", [])  # type: ignore[assignment]
+    if not rows:
+        return []
+    lines = [
+        "## Response size limit",
+        "",
+        "`scripts/body_limits.py`: one call against a loopback server sending far more than any",
+        "Dintero body, each side in a fresh process; peak RSS growth during the call. The SDK",
+        "uses its default `max_response_bytes` (4 MiB); raw httpx reads the whole response, as",
+        "the SDK did before the limit.",
+        "",
+        "| response | SDK outcome | SDK peak | raw httpx | raw httpx peak |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        sdk: dict[str, object] = row["sdk"]  # type: ignore[assignment]
+        raw: dict[str, object] = row["raw"]  # type: ignore[assignment]
+        lines.append(
+            f"| {row['case']} | `{sdk['outcome']}` in {sdk['seconds']} s | {sdk['peak_mib']} MiB "
+            f"| {raw['outcome']} in {raw['seconds']} s | {raw['peak_mib']} MiB |"
+        )
+    return [*lines, ""]
 
 
 def main() -> None:
