@@ -3,8 +3,9 @@ with its baseline, measured side by side in this one run, printed as a table; a 
 writes the table to docs/benchmarks.md.
 
 Stages run in this order: the wall-clock ones first, one at a time (per-call overhead, loopback,
-import time), then the load-insensitive ones (token counts; callgrind instruction counts in the
-background while peak RSS is measured). See each module's docstring for what it measures.
+import time, one partner serving many merchant accounts), then the load-insensitive ones (token
+counts; callgrind instruction counts in the background while peak RSS is measured). See each
+module's docstring for what it measures.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import footprint
 import loopback
 import overhead
+import partners
 import tokens
 from common import (
     ACCESS_TOKEN,
@@ -55,10 +57,13 @@ class Sizes:
     rss_calls: int
     rss_runs: int
     callgrind_n: int | None
+    partner_accounts: int
+    partner_blocks: int  # per side
+    partner_calls: int  # per block
 
 
-FULL = Sizes(20, 300, 6, 1000, 1000, 40, 15, 10_000, 3, 120)
-QUICK = Sizes(6, 100, 4, 300, 200, 8, 5, 2_000, 1, None)
+FULL = Sizes(20, 300, 6, 1000, 1000, 40, 15, 10_000, 3, 120, 1000, 20, 300)
+QUICK = Sizes(6, 100, 4, 300, 200, 8, 5, 2_000, 1, None, 1000, 6, 100)
 
 
 def _f(value: float, digits: int = 0) -> str:
@@ -70,7 +75,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 def _stage(number: int, title: str) -> float:
-    print(f"[{number}/5] {title} ...", flush=True)
+    print(f"[{number}/6] {title} ...", flush=True)
     return time.perf_counter()
 
 
@@ -218,7 +223,8 @@ def sizes_line(z: Sizes, pass_ms: float) -> str:
         f"creates per side at concurrency 50; 3: {z.token_creates:,} concurrent creates per "
         f"phase, {z.token_lifetime} s tokens; 4: {z.import_rounds} rounds of imports (bare start "
         f"{pass_ms:.0f} ms), {z.rss_calls:,} creates in each of {z.rss_runs} fresh process(es) "
-        "per side (median)."
+        f"per side (median); 5: {z.partner_accounts:,} merchant accounts, {z.partner_blocks} "
+        f"blocks of {z.partner_calls} list calls per side."
     )
 
 
@@ -279,9 +285,9 @@ NOTES = """\
   `asyncio.timeout_at` timer (retry.run) stays in the loop's heap, +8.6 MiB per 40,000 calls.
 - No secret is printed: run.py checks its output for the fixed test credentials, token and
   created-client secret, and the emulator's printed credentials are read, never echoed.
-- Stage order: the wall-clock stages (1 in-memory, 2, 4 import time) run alone; the token counts,
-  the callgrind runs and the peak-RSS runs (which load does not change) run last, callgrind in the
-  background during the RSS runs.
+- Stage order: the wall-clock stages (1 in-memory, 2, 4 import time, 5 partner) run alone; the
+  token counts, the callgrind runs and the peak-RSS runs (which load does not change) run last,
+  callgrind in the background during the RSS runs.
 """
 
 
@@ -332,11 +338,14 @@ def main() -> int:
     t = _stage(3, "import time")
     imports = footprint.import_times(sizes.import_rounds)
     _done(t)
-    t = _stage(4, "token single-flight (dintero-aio, authlib, httpx-auth)")
+    t = _stage(4, f"partner: {sizes.partner_accounts:,} merchant accounts on one instance")
+    partner = partners.measure(sizes.partner_accounts, sizes.partner_blocks, sizes.partner_calls)
+    _done(t)
+    t = _stage(5, "token single-flight (dintero-aio, authlib, httpx-auth)")
     flights = tokens.measure(sizes.token_creates, sizes.token_lifetime)
     _done(t)
 
-    t = _stage(5, "peak RSS" + ("" if sizes.callgrind_n is None else " and callgrind"))
+    t = _stage(6, "peak RSS" + ("" if sizes.callgrind_n is None else " and callgrind"))
     valgrind = shutil.which("valgrind")
     callgrind = None
     if sizes.callgrind_n is not None and valgrind is not None:
@@ -356,9 +365,10 @@ def main() -> int:
         *loopback_rows(loop["per_second"], loop["cpu_us"]),
         *token_rows(flights, sizes.token_creates),
         *footprint_rows(imports, rss),
+        *partners.rows(partner),
     ]
     unclean = [c.name for c in flights.values() if not c.clean]
-    notes = NOTES
+    notes = NOTES + partners.NOTES
     if args.quick:
         notes += (
             "- QUICK RUN: few, short blocks on a shared machine, so the wall-clock verdicts are "

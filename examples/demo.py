@@ -1,21 +1,29 @@
 """`make demo`: the SDK's main job, end to end, against the bundled emulator on loopback.
 
-Starts the emulator on a free port, then runs the `dintero-aio` command line as a user would:
-create a client (the emulator answers the first attempt with a 503, which is retried), rotate its
-secret and delete it. Secrets stay masked. No credentials and no network are needed.
+Starts the emulator on a free port as a partner account with one merchant account, then runs the
+`dintero-aio` command line as a user would: create a client with a grant in one command (the
+emulator answers the first attempt with a 503, which is retried), log in as the new client with
+its secret, list, rotate its secret and delete it; then create a client in the merchant account
+through the partner (`--account`, an exchange token). Secrets stay masked in what is printed.
+No credentials and no network are needed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 from dintero_aio.testing import Emulator, serve
 
+PARTNER, MERCHANT = "P00000001", "T00000002"
+SECRET = re.compile(r'("client_secret": )"[^"]*"')
+
 
 def run_cli(env: dict[str, str], *args: str) -> str:
+    """Run `dintero-aio ARGS`, echo its output with any client secret masked, return it."""
     print(f"\n$ dintero-aio {' '.join(args)}", flush=True)
     done = subprocess.run(  # noqa: S603 - our own interpreter and module, fixed arguments
         [sys.executable, "-m", "dintero_aio", *args],
@@ -25,53 +33,55 @@ def run_cli(env: dict[str, str], *args: str) -> str:
         check=False,
         timeout=60,
     )
-    print(done.stdout, end="", flush=True)
+    print(SECRET.sub(r'\1"********** (masked by the demo)"', done.stdout), end="", flush=True)
     if done.returncode != 0:
         raise SystemExit(f"demo failed: exit status {done.returncode}")
     return done.stdout
 
 
 def main() -> None:
-    emulator = Emulator()
+    emulator = Emulator(account_id=PARTNER, merchants=[MERCHANT])
     with serve(emulator) as running:
-        print(f"Dintero emulator on {running.base_url}, account {emulator.account_id}")
+        print(f"Dintero emulator on {running.base_url}: partner {PARTNER}, merchant {MERCHANT}")
         env = {
             **os.environ,
-            "DINTERO_ACCOUNT_ID": emulator.account_id,
+            "DINTERO_ACCOUNT_ID": PARTNER,
             "DINTERO_CLIENT_ID": emulator.client_id,
             "DINTERO_CLIENT_SECRET": emulator.client_secret,
             "DINTERO_BASE_URL": running.base_url,
         }
+        audience = f"{running.base_url}/accounts/{PARTNER}"
         emulator.fail_next("create", status=503)
         print("The emulator will answer the first create with 503 Service Unavailable.")
-        created = json.loads(
-            run_cli(
-                env,
-                "--verbose",
-                "clients",
-                "create",
-                "--name",
-                "pos",
-                "--client-id",
-                "pos-1",
-                "--callback",
-                "https://example.com/callback",
-            )
-        )
-        run_cli(env, "--verbose", "clients", "rotate-secret", created["id"])
-        run_cli(env, "clients", "delete", created["id"])
-        run_cli(env, "clients", "list")
+        args = ["--verbose", "clients", "create", "--name", "pos", "--client-id", "pos-1"]
+        args += ["--grant", f"{audience}=admin:accounts", "--show-secret"]
+        created = json.loads(run_cli(env, *args))
 
-        print("\nWhat the emulator saw (one token per command: each command is a new process):")
-        for operation in ("token", "create", "rotate", "delete", "list"):
+        print("\nLogging in as the new client, with the secret the create returned:")
+        as_new = {**env, "DINTERO_CLIENT_ID": created["id"]}
+        as_new["DINTERO_CLIENT_SECRET"] = created["client_secret"]
+        run_cli(as_new, "--verbose", "token", "check")
+
+        run_cli(env, "clients", "list")
+        run_cli(env, "clients", "rotate-secret", created["id"])
+        run_cli(env, "clients", "delete", created["id"])
+        run_cli(env, "--verbose", "--account", MERCHANT, "clients", "create", "--name", "till")
+
+        print("\nWhat the emulator saw (one partner token per command: each is a new process):")
+        for operation in ("token", "create", "grants_create", "list", "rotate", "delete"):
             received, processed = emulator.received(operation), emulator.processed(operation)
-            print(f"  {operation:<7} requests received {received}, processed {processed}")
-        if (emulator.received("create"), emulator.processed("create")) != (
-            2,
-            1,
-        ) or emulator.clients:
+            print(f"  {operation:<13} requests received {received}, processed {processed}")
+        print(f"  exchange      tokens for {MERCHANT}: {emulator.processed('exchange')}")
+        if (
+            (emulator.received("create"), emulator.processed("create")) != (3, 2)
+            or emulator.clients
+            or len(emulator.clients_of(MERCHANT)) != 1
+        ):
             raise SystemExit("demo failed: the emulator did not see what the demo expects")
-    print("\nDemo finished: one client created (the 503 was retried), rotated and deleted.")
+    print(
+        "\nDemo finished: a client created with its grant in one command (the 503 was retried), "
+        "logged in, rotated and deleted; one client created in a merchant account."
+    )
 
 
 if __name__ == "__main__":

@@ -151,3 +151,155 @@ def test_console_entry_point_runs(running: RunningEmulator) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+# Grants, a created client with grants, and a partner's merchant accounts (--account).
+
+
+def test_create_with_grants_then_log_in_as_the_new_client(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audience = f"{running.base_url}/accounts/{running.emulator.account_id}"
+    status, out, _ = run(
+        capsys,
+        "clients",
+        "create",
+        "--name",
+        "pos",
+        "--grant",
+        f"{audience}=admin:accounts,write:accounts",
+        "--grant",
+        f"{audience}=read:accounts",
+        "--show-secret",
+    )
+    assert status == 0
+    created = json.loads(out)
+    assert [(g["client_id"], g["scope"]) for g in created["grants"]] == [
+        (created["id"], ["admin:accounts", "write:accounts"]),
+        (created["id"], ["read:accounts"]),
+    ]
+    assert len(running.emulator.grants) == 2
+
+    monkeypatch.setenv("DINTERO_CLIENT_ID", created["id"])
+    monkeypatch.setenv("DINTERO_CLIENT_SECRET", created["client_secret"])
+    assert run(capsys, "token", "check")[0] == 0
+
+
+def test_grants_commands(running: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    client_id = json.loads(run(capsys, "clients", "create", "--name", "pos")[1])["id"]
+    audience = running.emulator.audience
+
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "create",
+        "--client-id",
+        client_id,
+        "--audience",
+        audience,
+        "--scope",
+        "admin:accounts",
+        "--scope",
+        "read:accounts",
+        "--type",
+        "client_credentials",
+    )
+    assert status == 0
+    grant = json.loads(out)
+    assert (grant["client_id"], grant["scope"], grant["type"]) == (
+        client_id,
+        ["admin:accounts", "read:accounts"],
+        "client_credentials",
+    )
+    for argv in ([], ["--client-id", client_id], ["--audience", audience]):
+        listed = json.loads(run(capsys, "grants", "list", *argv)[1])
+        assert [g["id"] for g in listed] == [grant["id"]]
+    assert json.loads(run(capsys, "grants", "list", "--audience", "https://x.example")[1]) == []
+
+    assert json.loads(run(capsys, "grants", "delete", grant["id"])[1]) == {"deleted": grant["id"]}
+    assert running.emulator.grants == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["clients", "create", "--grant", "https://api.dintero.com/v1/accounts/T12345678"],
+        ["clients", "create", "--grant", "http://example.com/v1=admin:accounts"],
+        ["clients", "create", "--grant", "https://api.dintero.com/v1=admin:accounts,"],
+        ["grants", "create", "--client-id", "pos-1", "--audience", "https://a", "--scope", "s"],
+        ["grants", "delete", "not-a-uuid"],
+        ["--account", "T123", "clients", "list"],
+        ["--account", "T12345678", "clients", "list"],  # the account logged in to
+    ],
+)
+def test_bad_grant_and_account_input_sends_nothing(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert err.startswith("error: ")
+    assert running.emulator.received("token") == 0
+
+
+def test_a_failed_grant_prints_the_created_client(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running.emulator.fail_next("grants_create", status=403)
+    status, out, err = run(
+        capsys,
+        "clients",
+        "create",
+        "--name",
+        "pos",
+        "--grant",
+        f"{running.emulator.audience}=admin:accounts",
+        "--show-secret",
+    )
+    assert status == cli.EXIT_AUTH  # the grant's failure decides
+    (stored,) = running.emulator.clients
+    printed = json.loads(out)
+    assert (printed["id"], printed["client_secret"], printed["grants"]) == (
+        stored.id,
+        stored.client_secret,
+        [],
+    )
+    assert f"client {stored.id} was created" in err
+    assert stored.client_secret not in err
+
+
+@pytest.fixture
+def partner(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
+    emulator = Emulator(account_id="P00000001", merchants=["T00000002"])
+    with serve(emulator) as running:
+        monkeypatch.setenv("DINTERO_ACCOUNT_ID", emulator.account_id)
+        monkeypatch.setenv("DINTERO_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("DINTERO_CLIENT_SECRET", emulator.client_secret)
+        monkeypatch.setenv("DINTERO_BASE_URL", running.base_url)
+        yield running
+
+
+def test_account_acts_on_a_merchant_account(
+    partner: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator = partner.emulator
+    status, out, _ = run(capsys, "--account", "T00000002", "token", "check")
+    assert (status, json.loads(out)["ok"]) == (0, True)
+
+    audience = f"{partner.base_url}/accounts/T00000002"
+    argv = ["--account", "T00000002", "clients", "create", "--name", "till"]
+    status, out, _ = run(capsys, *argv, "--grant", f"{audience}=admin:accounts")
+    assert status == 0
+    created = json.loads(out)
+    assert [c.id for c in emulator.clients_of("T00000002")] == [created["id"]]
+    assert emulator.clients == []
+    listed = json.loads(run(capsys, "--account", "T00000002", "grants", "list")[1])
+    assert [g["client_id"] for g in listed] == [created["id"]]
+    assert emulator.received("exchange") == 3  # one per command: each is a new instance
+
+
+def test_account_that_is_not_a_merchant_is_refused(
+    partner: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "--account", "T99999999", "clients", "list")
+    assert (status, out) == (cli.EXIT_AUTH, "")
+    assert "not a merchant account" in err

@@ -1,13 +1,16 @@
 """dintero-aio: an async SDK for Dintero's management-auth API.
 
 async with Dintero.from_env() as dintero:
-    created = await dintero.clients.create(name="pos", client_id="pos-1")
+    created = await dintero.clients.create(
+        name="pos", grants=[GrantSpec(audience=dintero.audience, scopes=["admin:accounts"])]
+    )
 """
 
-from dintero_api.models import ClientInfo, ClientWithSecret
+from dintero_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
 
 from ._version import __version__
 from .client import Dintero
+from .clients import ClientWithGrants
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -17,6 +20,7 @@ from .errors import (
     ClientClosedError,
     DinteroError,
     EventLoopError,
+    GrantFailedError,
     InternalServerError,
     InvalidInputError,
     MalformedResponseError,
@@ -26,6 +30,8 @@ from .errors import (
     ResponseTooLargeError,
     UnexpectedError,
 )
+from .grants import GrantSpec
+from .partners import MerchantAccount
 from .retry import RetryPolicy
 
 __all__ = [
@@ -36,13 +42,20 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ClientInfo",
+    "ClientWithGrants",
     "ClientWithSecret",
     "Dintero",
     "DinteroError",
     "EventLoopError",
+    "Grant",
+    "GrantFailedError",
+    "GrantOidc",
+    "GrantSpec",
+    "GrantType",
     "InternalServerError",
     "InvalidInputError",
     "MalformedResponseError",
+    "MerchantAccount",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",

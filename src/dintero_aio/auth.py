@@ -22,8 +22,13 @@ from time import monotonic
 
 import attrs
 import httpx
-from dintero_api.api.auth import aid_auths_oauth_token_post
-from dintero_api.models import AccessToken, ClientCredentialsGrant, ClientCredentialsGrantGrantType
+from dintero_api.api.auth import aid_auths_oauth_exchange_token_post, aid_auths_oauth_token_post
+from dintero_api.models import (
+    AccessToken,
+    ClientCredentialsGrant,
+    ClientCredentialsGrantGrantType,
+    Exchange,
+)
 
 from .calls import Caller
 from .errors import AuthenticationError, BadRequestError, PermissionDeniedError
@@ -86,8 +91,30 @@ async def request_token(
     return access
 
 
+async def request_exchange_token(partner: Caller, partner_id: str, account_id: str) -> AccessToken:
+    """A token for the partner's merchant account `account_id`, from Exchange token.
+
+    `partner` must send with the partner's own token flow (its `TokenAuth`): that attaches the
+    partner token, and on a 401 (the partner token is no longer valid) refreshes it once and
+    replays. Safe to repeat, so retried under the policy like Get Token; a rejection is final
+    (403: not one of the partner's merchant accounts)."""
+    access: AccessToken = await partner.call(
+        aid_auths_oauth_exchange_token_post,
+        AccessToken,
+        partner_id,
+        body=Exchange(account_id=account_id),
+        check=_token_problem,
+    )
+    return access
+
+
 class TokenCache:
-    """The account's access token, fetched lazily by `fetch` and shared by every request."""
+    """The account's access token, fetched lazily by `fetch` and shared by every request.
+
+    A partner holds one per merchant account it has used (`Dintero.for_account`), hence the
+    slots: a cache with its token costs a few hundred bytes."""
+
+    __slots__ = ("_fetch", "_next_try", "_pause", "_refresh", "_token")
 
     def __init__(self, fetch: Callable[[], Awaitable[AccessToken]]) -> None:
         self._fetch = fetch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Self
 
@@ -10,12 +11,14 @@ import httpx
 
 from . import connection, inputs
 from ._version import __version__
-from .auth import TokenAuth, TokenCache, request_token
+from .auth import TokenAuth, TokenCache, request_exchange_token, request_token
 from .bodies import DEFAULT_MAX_RESPONSE_BYTES
 from .calls import Caller
 from .clients import Clients
 from .errors import ClientClosedError, InvalidInputError
+from .grants import Grants
 from .lifecycle import Lifecycle
+from .partners import MerchantAccount
 from .retry import RetryPolicy
 from .retry import policy as _policy
 
@@ -44,6 +47,8 @@ class Dintero:
 
     `max_response_bytes` bounds every response body once decoded (Dintero's are kilobytes):
     a larger 2xx answer raises `ResponseTooLargeError` and is not read further.
+
+    A partner account reaches its merchant accounts with `for_account`.
     """
 
     def __init__(
@@ -65,13 +70,14 @@ class Dintero:
         self.base_url = inputs.base_url(base_url)
         if audience is None:
             audience = f"{self.base_url}/accounts/{account_id}"
-        audience = inputs.text("audience", audience)
+        #: The audience this instance asks tokens for; a grant with it lets a client do the same.
+        self.audience = inputs.text("audience", audience)
         policy = _policy(retry)
         per_attempt = inputs.timeout(timeout)
         limit = inputs.byte_count("max_response_bytes", max_response_bytes)
 
         tokens = TokenCache(
-            lambda: request_token(self._caller, self.account_id, audience, credentials)
+            lambda: request_token(self._caller, self.account_id, self.audience, credentials)
         )
         generated = connection.open_client(
             base_url=self.base_url,
@@ -90,6 +96,11 @@ class Dintero:
             per_attempt,
         )
         self.clients = Clients(self._caller, self.account_id)
+        self.grants = Grants(self._caller, self.account_id)
+        # Merchant accounts: one token cache per account, shared by every view of this instance;
+        # one MerchantAccount per account and view (a view's retry policy and timeout apply).
+        self._exchanges: dict[str, TokenCache] = {}
+        self._merchants: dict[str, MerchantAccount] = {}
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Self:
@@ -115,7 +126,34 @@ class Dintero:
             timeout=self._caller.timeout if timeout is None else inputs.timeout(timeout),
         )
         view.clients = Clients(view._caller, self.account_id)
+        view.grants = Grants(view._caller, self.account_id)
+        view._merchants = {}
         return view
+
+    def for_account(self, account_id: str) -> MerchantAccount:
+        """A merchant account of this partner account: its `clients` and `grants`, acting with
+        an exchange token (the partner's token exchanged for one of that account).
+
+        The same object is returned for the same account. It shares this instance's connection
+        pool, retry policy, timeout and lifecycle (`aclose()` here closes it too) and holds one
+        cached token, fetched on first use. `account_id` is P or T and 8 digits, not this
+        instance's own account (InvalidInputError). Nothing is sent here: an account that is
+        not one of the partner's merchants fails its first call (PermissionDeniedError).
+        Views are kept for the instance's lifetime: about 1.6 KB each, token included.
+        """
+        account_id = inputs.merchant_account_id(account_id, self.account_id)
+        merchant = self._merchants.get(account_id)
+        if merchant is None:
+            tokens = self._exchanges.get(account_id)
+            if tokens is None:
+                tokens = self._exchanges[account_id] = TokenCache(
+                    functools.partial(
+                        request_exchange_token, self._caller, self.account_id, account_id
+                    )
+                )
+            merchant = MerchantAccount(self._caller, self.account_id, account_id, tokens)
+            self._merchants[account_id] = merchant
+        return merchant
 
     async def verify_credentials(self) -> int:
         """Make sure a token can be had (fetching one unless a fresh one is cached) and return its
@@ -127,7 +165,8 @@ class Dintero:
         """End every call under way with `ClientClosedError`, then close every connection.
         Idempotent; it waits only for the cancelled calls to unwind."""
         await self._caller.lifecycle.close()
-        await self._tokens.aclose()
+        for tokens in (self._tokens, *self._exchanges.values()):
+            await tokens.aclose()
         await self._caller.http.aclose()
 
     async def __aenter__(self) -> Self:

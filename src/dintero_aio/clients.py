@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import TypeVar, overload
 
+import attrs
 from dintero_api.api.auth import (
     aid_auth_clients_get,
     aid_auth_clients_post,
@@ -13,11 +15,13 @@ from dintero_api.api.auth import (
     aid_auths_clients_id_get,
     aid_auths_clients_id_rotate_post,
 )
-from dintero_api.models import ClientCreate, ClientInfo, ClientWithSecret
+from dintero_api.models import ClientCreate, ClientInfo, ClientWithSecret, Grant
 from dintero_api.types import UNSET, Unset
 
 from . import inputs
 from .calls import Caller
+from .errors import DinteroError, GrantFailedError, InvalidInputError
+from .grants import GrantSpec, create_grant
 
 T = TypeVar("T")
 _CREATE_RISK = (
@@ -33,10 +37,53 @@ def _unset_if_none(value: T | None) -> T | Unset:
     return UNSET if value is None else value
 
 
+@attrs.frozen
+class ClientWithGrants:
+    """What `clients.create(..., grants=[...])` returns: the new client, with the secret it shows
+    only this once (left out of the repr), and its grants, in the order they were asked for."""
+
+    client: ClientWithSecret
+    grants: tuple[Grant, ...]
+
+
+def _grant_specs(value: object) -> tuple[GrantSpec, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidInputError(f"grants must be a list of GrantSpec, got {type(value).__name__}")
+    if not all(isinstance(item, GrantSpec) for item in value):
+        raise InvalidInputError("grants must contain only GrantSpec(audience=..., scopes=[...])")
+    return tuple(value)
+
+
 class Clients:
+    """The auth clients of one account: this instance's, or a merchant's (`for_account`)."""
+
+    __slots__ = ("_account_id", "_caller")
+
     def __init__(self, caller: Caller, account_id: str) -> None:
         self._caller = caller
         self._account_id = account_id
+
+    @overload
+    async def create(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        client_id: str | None = None,
+        callbacks: builtins.list[str] | None = None,
+        grants: None = None,
+    ) -> ClientWithSecret: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        client_id: str | None = None,
+        callbacks: builtins.list[str] | None = None,
+        grants: Sequence[GrantSpec],
+    ) -> ClientWithGrants: ...
 
     async def create(
         self,
@@ -45,11 +92,17 @@ class Clients:
         description: str | None = None,
         client_id: str | None = None,
         callbacks: builtins.list[str] | None = None,
-    ) -> ClientWithSecret:
+        grants: Sequence[GrantSpec] | None = None,
+    ) -> ClientWithSecret | ClientWithGrants:
         """Create a client. Its `client_secret` is in the result and can never be read again.
 
         Never retried after a failure the server may have processed (read timeout, dropped
         connection, 500/502/504): the error then has `outcome_unknown` set.
+
+        With `grants`, the client is created and then given each grant, one after the other, so
+        that it can log in; the result is a `ClientWithGrants`. All input is checked before the
+        first request. If a grant fails, the client is not deleted (that could fail too) nor
+        created again: `GrantFailedError` carries it, its secret and the grants made.
         """
         body = ClientCreate(
             name=_unset_if_none(inputs.optional_text("name", name)),
@@ -57,6 +110,14 @@ class Clients:
             client_id=_unset_if_none(inputs.optional_text("client_id", client_id)),
             callbacks=_unset_if_none(inputs.string_list("callbacks", callbacks)),
         )
+        if grants is None:
+            return await self._create(body)
+        specs = _grant_specs(grants)
+        return await self._caller.guard(
+            "create client with grants", lambda _: self._create_with_grants(body, specs)
+        )
+
+    async def _create(self, body: ClientCreate) -> ClientWithSecret:
         return await self._caller.call(
             aid_auth_clients_post,
             ClientWithSecret,
@@ -64,6 +125,22 @@ class Clients:
             body=body,
             duplicate_risk=_CREATE_RISK,
         )
+
+    async def _create_with_grants(
+        self, body: ClientCreate, specs: tuple[GrantSpec, ...]
+    ) -> ClientWithGrants:
+        client = await self._create(body)
+        made: builtins.list[Grant] = []
+        for index, spec in enumerate(specs):
+            try:
+                made.append(
+                    await create_grant(self._caller, self._account_id, str(client.id), spec)
+                )
+            except DinteroError as exc:
+                raise GrantFailedError(
+                    exc, client=client, grants=tuple(made), not_made=specs[index:]
+                ) from exc
+        return ClientWithGrants(client, tuple(made))
 
     async def list(self) -> builtins.list[ClientInfo]:
         """Every client of the account, without secrets."""

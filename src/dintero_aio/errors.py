@@ -9,9 +9,16 @@ credential: messages are built from the status, the request path and Dintero's e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
 from . import redact
+
+if TYPE_CHECKING:
+    from dintero_api.models import ClientWithSecret, Grant
+
+    from .grants import GrantSpec
 
 
 class DinteroError(Exception):
@@ -107,3 +114,35 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """Any 5xx status, 599 included."""
+
+
+class GrantFailedError(DinteroError):
+    """`clients.create(..., grants=[...])` created the client, then a grant failed.
+
+    The client exists at Dintero and its secret can never be read again, so this error carries it:
+    `client` (a `ClientWithSecret`, secret included, left out of every repr and message),
+    `grants` (the grants made, in order) and `not_made` (the `GrantSpec`s not made, the failed
+    one first). Finish with `grants.create(client_id=error.client, ...)` or clean up with
+    `clients.delete(error.client.id)`. The failure itself is `__cause__`; `outcome_unknown` is
+    the failed grant's (it may have been made: list the client's grants before trying again).
+    """
+
+    def __init__(
+        self,
+        cause: DinteroError,
+        *,
+        client: ClientWithSecret,
+        grants: tuple[Grant, ...],
+        not_made: tuple[GrantSpec, ...],
+    ) -> None:
+        made = len(grants)
+        super().__init__(
+            f"client {client.id} was created, but its grant for {not_made[0].audience} failed "
+            f"({made} of {made + len(not_made)} grants made; this error's `client` holds the new "
+            f"client and its secret): {cause}"
+        )
+        self.client = client
+        self.grants = grants
+        self.not_made = not_made
+        self.outcome_unknown = cause.outcome_unknown
+        self.__cause__ = cause

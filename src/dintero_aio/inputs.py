@@ -128,12 +128,13 @@ def audience(value: object) -> str:
         raise InvalidInputError("audience must be a non-empty string (an https URL)")
     _encodable("audience", value)
     try:
-        url: httpx.URL | None = httpx.URL(value)
+        url = httpx.URL(value)
+        host = url.host  # decoded lazily: an invalid IDNA name fails here
     except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
-        url = None  # raised below, unchained: the exception may quote the URL
-    if url is None or not url.host or url.userinfo:
+        host = None  # raised below, unchained: the exception may quote the URL
+    if not host or url.userinfo:
         raise InvalidInputError("audience must be a URL with a host and no user:password@")
-    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.host)):
+    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
         raise InvalidInputError(
             "audience must be an https:// URL (http:// only to a loopback host such as 127.0.0.1)"
         )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
+import dintero_api.models
 import httpx
 from dintero_api.types import Unset
 
@@ -173,7 +174,8 @@ def _checker(hint: Any) -> Callable[[object], bool]:
 
 
 def _model_checker(model: type) -> Callable[[object], bool]:
-    hints = typing.get_type_hints(model)
+    # The generated modules import nested models (e.g. GrantOidc) only for type checking.
+    hints = typing.get_type_hints(model, localns=vars(dintero_api.models))
     fields = [(f.name, _checker(hints[f.name])) for f in attrs.fields(model)]
 
     def check(value: object) -> bool:
