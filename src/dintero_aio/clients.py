@@ -97,7 +97,8 @@ class Clients:
         """Create a client. Its `client_secret` is in the result and can never be read again.
 
         Never retried after a failure the server may have processed (read timeout, dropped
-        connection, 500/502/504): the error then has `outcome_unknown` set.
+        connection, a 5xx other than 501, 503 and 505, an unreadable 2xx answer): the error then
+        has `outcome_unknown` set.
 
         With `grants`, the client is created and then given each grant, one after the other, so
         that it can log in; the result is a `ClientWithGrants`. All input is checked before the
