@@ -10,10 +10,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from dintero_aio import Dintero, RetryPolicy
-from dintero_aio.testing import DEFAULT_CLIENT_SECRET
+from dintero_aio.testing import DEFAULT_CLIENT_SECRET, IN_PROCESS_BASE_URL, Emulator
 from dintero_aio.testing import emulator as emulator_module
 
 ACCOUNT = "T12345678"
@@ -76,6 +77,21 @@ async def make_dintero() -> AsyncIterator[Callable[..., Dintero]]:
 @pytest.fixture
 def dintero(make_dintero: Callable[..., Dintero]) -> Dintero:
     return make_dintero()
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    """A fresh in-memory emulator (account T12345678); a test module may override it."""
+    return Emulator()
+
+
+@pytest.fixture
+async def api(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw httpx on the emulator, in-process (no socket)."""
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
+    ) as client:
+        yield client
 
 
 @pytest.fixture

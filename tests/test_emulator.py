@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,19 +38,6 @@ AUTH = f"/accounts/{ACCOUNT}/auth"
 AUDIENCE = f"https://api.dintero.com/v1/accounts/{ACCOUNT}"
 GRANT = {"grant_type": "client_credentials", "audience": AUDIENCE}
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-async def api(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
-    ) as client:
-        yield client
 
 
 async def get_token(

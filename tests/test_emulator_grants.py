@@ -2,7 +2,6 @@
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,19 +14,6 @@ AUTH = f"/accounts/{ACCOUNT}/auth"
 AUDIENCE = f"https://api.dintero.com/v1/accounts/{ACCOUNT}"
 TOKEN_BODY = {"grant_type": "client_credentials", "audience": AUDIENCE}
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-async def api(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
-    ) as client:
-        yield client
 
 
 @pytest.fixture

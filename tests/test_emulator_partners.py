@@ -2,7 +2,6 @@
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,14 +18,6 @@ STRANGER = "T99999999"
 @pytest.fixture
 def emulator() -> Emulator:
     return Emulator(account_id=PARTNER, merchants=(MERCHANT, OTHER_MERCHANT))
-
-
-@pytest.fixture
-async def api(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
-    ) as client:
-        yield client
 
 
 def audience(account: str) -> str:

@@ -360,11 +360,6 @@ async def test_a_failed_client_create_is_raised_as_it_is(
 
 
 @pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
 def connect(emulator: Emulator, make_dintero: Callable[..., Dintero]) -> Callable[..., Dintero]:
     """Dintero instances on the in-process emulator: the admin client, or any other."""
 

@@ -122,23 +122,8 @@ def granted_client(value: object) -> str:
 
 def audience(value: object) -> str:
     """A token audience: an https URL, or http to a loopback host (the emulator). Kept as given:
-    Dintero compares audiences as strings. Never echoed, like `base_url`: a mistaken one may
-    carry a password (user:pass@host)."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError("audience must be a non-empty string (an https URL)")
-    _encodable("audience", value)
-    try:
-        url = httpx.URL(value)
-        host = url.host  # decoded lazily: an invalid IDNA name fails here
-    except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
-        host = None  # raised below, unchained: the exception may quote the URL
-    if not host or url.userinfo:
-        raise InvalidInputError("audience must be a URL with a host and no user:password@")
-    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
-        raise InvalidInputError(
-            "audience must be an https:// URL (http:// only to a loopback host such as 127.0.0.1)"
-        )
-    return value
+    Dintero compares audiences as strings."""
+    return _web_url("audience", value, plain=False)
 
 
 def scopes(value: object) -> list[str]:
@@ -163,24 +148,33 @@ def grant_type(value: object) -> GrantType:
 
 def base_url(value: object) -> str:
     """`https://...`, or `http://` to a loopback host (the emulator, tests). No trailing slash."""
-    if not isinstance(value, str):
-        raise InvalidInputError("base_url must be a string")
-    # The URL itself is never echoed: a mistaken one may carry a password (user:pass@host).
-    _encodable("base_url", value)
+    return _web_url("base_url", value, plain=True).rstrip("/")
+
+
+def _web_url(name: str, value: object, *, plain: bool) -> str:
+    """An https URL, or http to a loopback host; `plain`: no query or fragment either.
+
+    The value is never echoed: a mistaken one may carry a password (user:pass@host)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{name} must be a non-empty string (an https URL)")
+    _encodable(name, value)
     try:
         url = httpx.URL(value)
         host = url.host  # decoded lazily: an invalid IDNA name fails here
     except (httpx.InvalidURL, ValueError):  # idna.IDNAError is a ValueError
         host = None  # raised below, unchained: the exception may quote the URL
     if host is None:
-        raise InvalidInputError("base_url is not a valid URL")
-    if not host or url.userinfo or url.query or url.fragment:
-        raise InvalidInputError("base_url must be a plain URL: a host, no credentials, no query")
+        raise InvalidInputError(f"{name} is not a valid URL")
+    if not host or url.userinfo or (plain and (url.query or url.fragment)):
+        raise InvalidInputError(
+            f"{name} must be a plain URL: a host, no user:password@"
+            + (", no query or fragment" if plain else "")
+        )
     if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
         raise InvalidInputError(
-            "base_url must use https:// (http:// only to a loopback host such as 127.0.0.1)"
+            f"{name} must use https:// (http:// only to a loopback host such as 127.0.0.1)"
         )
-    return value.rstrip("/")
+    return value
 
 
 def is_loopback(host: str) -> bool:
