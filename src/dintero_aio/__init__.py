@@ -7,9 +7,10 @@ async with Dintero.from_env() as dintero:
 """
 
 from dintero_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
+from dintero_api.types import UNSET, Unset
 
 from ._version import __version__
-from .client import Dintero
+from .client import Dintero, Settings
 from .clients import ClientWithGrants
 from .errors import (
     APIConnectionError,
@@ -35,6 +36,7 @@ from .partners import MerchantAccount
 from .retry import RetryPolicy
 
 __all__ = [
+    "UNSET",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -61,6 +63,8 @@ __all__ = [
     "RateLimitError",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Settings",
     "UnexpectedError",
+    "Unset",
     "__version__",
 ]

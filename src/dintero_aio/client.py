@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -36,19 +36,57 @@ _ENV = {
 }
 
 
+class Settings(TypedDict, total=False):
+    """The constructor's arguments, for `Dintero.from_env(**overrides)`: a misspelt override is
+    a type error for a type checker (and `InvalidInputError` at run time)."""
+
+    account_id: str
+    client_id: str
+    client_secret: str
+    base_url: str
+    audience: str | None
+    timeout: float | httpx.Timeout
+    retry: RetryPolicy | None
+    transport: httpx.AsyncBaseTransport | None
+    max_response_bytes: int
+    allow_insecure_http: bool
+
+
 class Dintero:
     """An async client for one Dintero account's management-auth API.
 
     One `httpx.AsyncClient` (one connection pool) serves the token and API calls of this instance
-    and of every view made by `with_options`. Use it as `async with Dintero(...) as dintero:` or
-    call `await dintero.aclose()`, which ends every call still under way with
-    `ClientClosedError`; use it from the event loop it first ran on (another raises
-    `EventLoopError`).
+    and of every view made by `with_options` or `for_account`. Use it as
+    `async with Dintero(...) as dintero:` or call `await dintero.aclose()`, which ends every call
+    still under way with `ClientClosedError`; use it from the event loop it first ran on
+    (another raises `EventLoopError`). Every setting is checked here: a bad one raises
+    `InvalidInputError` before anything is sent.
 
-    `max_response_bytes` bounds every response body once decoded (Dintero's are kilobytes):
-    a larger 2xx answer raises `ResponseTooLargeError` and is not read further.
+    Args:
+        account_id: The account (Dintero's `oid`): `P` or `T` and 3 or 8 digits.
+        client_id: The auth client this instance logs in as.
+        client_secret: Its secret. Kept out of every repr, log record and error.
+        base_url: Dintero's API, `https://api.dintero.com/v1` by default. Plain `http://` only
+            to a loopback host (the emulator), or anywhere with `allow_insecure_http`.
+        audience: What tokens are asked for; `{base_url}/accounts/{account_id}` by default.
+        timeout: Seconds per attempt, or an `httpx.Timeout` per phase; `retry.total_timeout`
+            bounds the whole call.
+        retry: How failed calls are retried (`RetryPolicy()` by default); calls that could
+            create a duplicate are never retried after an ambiguous failure.
+        transport: An httpx transport to send through instead of the network (the emulator's
+            `Emulator.transport()`, or a test double).
+        max_response_bytes: The most any response body may hold once decoded (4 MiB by
+            default; Dintero's are kilobytes): a larger 2xx answer raises
+            `ResponseTooLargeError` without reading further.
+        allow_insecure_http: Allow plain `http://` to a host that is not loopback, e.g. an
+            emulator in a sibling container. The credentials then travel unencrypted.
 
-    A partner account reaches its merchant accounts with `for_account`.
+    Attributes:
+        clients: The account's auth clients (`create`, `list`, `get`, `delete`,
+            `rotate_secret`).
+        grants: The account's client grants (`create`, `list`, `delete`).
+        audience: The audience this instance asks tokens for; a grant with it lets a client
+            do the same.
     """
 
     def __init__(
@@ -63,14 +101,14 @@ class Dintero:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.account_id = inputs.account_id(account_id)
         self.client_id = inputs.text("client_id", client_id)
         credentials = httpx.BasicAuth(client_id, inputs.text("client_secret", client_secret))
-        self.base_url = inputs.base_url(base_url)
+        self.base_url = inputs.base_url(base_url, insecure_ok=allow_insecure_http is True)
         if audience is None:
             audience = f"{self.base_url}/accounts/{account_id}"
-        #: The audience this instance asks tokens for; a grant with it lets a client do the same.
         self.audience = inputs.text("audience", audience)
         policy = _policy(retry)
         per_attempt = inputs.timeout(timeout)
@@ -103,9 +141,13 @@ class Dintero:
         self._merchants: dict[str, MerchantAccount] = {}
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Self:
+    def from_env(cls, **overrides: Unpack[Settings]) -> Self:
         """Build from DINTERO_ACCOUNT_ID, DINTERO_CLIENT_ID, DINTERO_CLIENT_SECRET and the
-        optional DINTERO_BASE_URL; keyword `overrides` win over the environment."""
+        optional DINTERO_BASE_URL; keyword `overrides` (any constructor argument) win over the
+        environment."""
+        unknown = sorted(set(overrides) - set(Settings.__annotations__))
+        if unknown:
+            raise InvalidInputError(f"unknown setting(s): {', '.join(unknown)}")
         settings: dict[str, Any] = {k: os.environ[v] for k, v in _ENV.items() if os.environ.get(v)}
         settings.update(overrides)
         missing = [_ENV[key] for key in _ENV if key != "base_url" and not settings.get(key)]

@@ -146,12 +146,13 @@ def grant_type(value: object) -> GrantType:
     raise InvalidInputError(f"type must be one of {', '.join(GRANT_TYPES)}; got {_shown(value)}")
 
 
-def base_url(value: object) -> str:
-    """`https://...`, or `http://` to a loopback host (the emulator, tests). No trailing slash."""
-    return _web_url("base_url", value, plain=True).rstrip("/")
+def base_url(value: object, *, insecure_ok: bool = False) -> str:
+    """`https://...`, or `http://` to a loopback host (the emulator, tests), or with `insecure_ok`
+    to any host. No trailing slash."""
+    return _web_url("base_url", value, plain=True, insecure_ok=insecure_ok).rstrip("/")
 
 
-def _web_url(name: str, value: object, *, plain: bool) -> str:
+def _web_url(name: str, value: object, *, plain: bool, insecure_ok: bool = False) -> str:
     """An https URL, or http to a loopback host; `plain`: no query or fragment either.
 
     The value is never echoed: a mistaken one may carry a password (user:pass@host)."""
@@ -170,9 +171,12 @@ def _web_url(name: str, value: object, *, plain: bool) -> str:
             f"{name} must be a plain URL: a host, no user:password@"
             + (", no query or fragment" if plain else "")
         )
-    if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
+    if url.scheme == "http" and (insecure_ok or is_loopback(host)):
+        return value
+    if url.scheme != "https":
+        hint = ", or allow_insecure_http=True for a trusted network" if name == "base_url" else ""
         raise InvalidInputError(
-            f"{name} must use https:// (http:// only to a loopback host such as 127.0.0.1)"
+            f"{name} must use https:// (http:// only to a loopback host such as 127.0.0.1{hint})"
         )
     return value
 
