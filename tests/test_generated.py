@@ -77,6 +77,26 @@ def test_secret_fields_are_left_out_of_repr() -> None:
     assert created.to_dict()["client_secret"] == "s3cr3t-value"
 
 
+def test_reprs_show_only_the_fields_that_are_set() -> None:
+    client_uuid = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
+    created = ClientWithSecret(id=client_uuid, client_secret="s3cr3t-value", name="pos")
+    assert repr(created) == f"ClientWithSecret(id={client_uuid!r}, client_secret=***, name='pos')"
+    grant = Grant.from_dict(
+        {
+            "id": str(client_uuid),
+            "client_id": "c",
+            "audience": "https://a",
+            "scope": ["x"],
+            "oidc": {"client_id": "o", "client_secret": "oidc-s3cr3t"},
+            "extra": 1,
+        }
+    )
+    assert repr(grant) == (
+        f"Grant(client_id='c', audience='https://a', scope=['x'], id={client_uuid!r}, "
+        "oidc=GrantOidc(client_id='o', client_secret=***), additional_properties={'extra': 1})"
+    )
+
+
 def test_model_template_override_is_the_pinned_original_plus_one_block() -> None:
     """Fails when the generator is upgraded without re-copying its model template."""
     ours = (ROOT / "templates" / "model.py.jinja").read_text(encoding="utf-8")

@@ -171,7 +171,7 @@ def _gone(error: DinteroError, state: Attempts) -> bool:
 
 
 def _wrap(cls: type[APIConnectionError], name: str, exc: httpx.RequestError) -> APIConnectionError:
-    error = cls(f"{name}: {type(exc).__name__}: {exc or 'no detail'}")
+    error = cls(f"{name}: {type(exc).__name__}: {str(exc) or 'no detail'}")
     error.__cause__ = exc
     return error
 

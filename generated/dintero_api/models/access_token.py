@@ -28,6 +28,18 @@ class AccessToken:
     refresh_token: str | Unset = _attrs_field(default=UNSET, repr=False)
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append("access_token=***")
+        parts.append(f"token_type={self.token_type!r}")
+        parts.append(f"expires_in={self.expires_in!r}")
+        if not isinstance(self.refresh_token, Unset):
+            parts.append("refresh_token=***")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         access_token = self.access_token
 

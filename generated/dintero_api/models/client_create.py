@@ -28,6 +28,21 @@ class ClientCreate:
     callbacks: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        if not isinstance(self.name, Unset):
+            parts.append(f"name={self.name!r}")
+        if not isinstance(self.description, Unset):
+            parts.append(f"description={self.description!r}")
+        if not isinstance(self.client_id, Unset):
+            parts.append(f"client_id={self.client_id!r}")
+        if not isinstance(self.callbacks, Unset):
+            parts.append(f"callbacks={self.callbacks!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         name = self.name
 

@@ -25,6 +25,15 @@ class ClientCredentialsGrant:
     audience: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append(f"grant_type={self.grant_type!r}")
+        parts.append(f"audience={self.audience!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         grant_type = self.grant_type.value
 

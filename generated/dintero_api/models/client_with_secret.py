@@ -44,6 +44,33 @@ class ClientWithSecret:
     deleted_by: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append(f"id={self.id!r}")
+        parts.append("client_secret=***")
+        if not isinstance(self.name, Unset):
+            parts.append(f"name={self.name!r}")
+        if not isinstance(self.description, Unset):
+            parts.append(f"description={self.description!r}")
+        if not isinstance(self.client_id, Unset):
+            parts.append(f"client_id={self.client_id!r}")
+        if not isinstance(self.callbacks, Unset):
+            parts.append(f"callbacks={self.callbacks!r}")
+        if not isinstance(self.created_at, Unset):
+            parts.append(f"created_at={self.created_at!r}")
+        if not isinstance(self.updated_at, Unset):
+            parts.append(f"updated_at={self.updated_at!r}")
+        if not isinstance(self.deleted_at, Unset):
+            parts.append(f"deleted_at={self.deleted_at!r}")
+        if not isinstance(self.created_by, Unset):
+            parts.append(f"created_by={self.created_by!r}")
+        if not isinstance(self.deleted_by, Unset):
+            parts.append(f"deleted_by={self.deleted_by!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         id = str(self.id)
 

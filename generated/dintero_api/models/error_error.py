@@ -29,6 +29,18 @@ class ErrorError:
     errors: list[ErrorErrorErrorsItem] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append(f"message={self.message!r}")
+        if not isinstance(self.code, Unset):
+            parts.append(f"code={self.code!r}")
+        if not isinstance(self.errors, Unset):
+            parts.append(f"errors={self.errors!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         message = self.message
 

@@ -13,6 +13,13 @@ T = TypeVar("T", bound="ErrorErrorErrorsItem")
 class ErrorErrorErrorsItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
 
         field_dict: dict[str, Any] = {}

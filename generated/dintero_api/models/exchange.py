@@ -19,6 +19,14 @@ class Exchange:
     account_id: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append(f"account_id={self.account_id!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         account_id = self.account_id
 

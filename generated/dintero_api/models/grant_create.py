@@ -34,6 +34,18 @@ class GrantCreate:
     type_: GrantType | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        parts.append(f"client_id={self.client_id!r}")
+        parts.append(f"audience={self.audience!r}")
+        parts.append(f"scope={self.scope!r}")
+        if not isinstance(self.type_, Unset):
+            parts.append(f"type_={self.type_!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         client_id = self.client_id
 

@@ -27,6 +27,19 @@ class GrantOidc:
     authority: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
+    def __repr__(self) -> str:
+        """The fields that are set, a secret as ***: a printed model shows its data."""
+        parts: list[str] = []
+        if not isinstance(self.client_id, Unset):
+            parts.append(f"client_id={self.client_id!r}")
+        if not isinstance(self.client_secret, Unset):
+            parts.append("client_secret=***")
+        if not isinstance(self.authority, Unset):
+            parts.append(f"authority={self.authority!r}")
+        if self.additional_properties:
+            parts.append(f"additional_properties={self.additional_properties!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def to_dict(self) -> dict[str, Any]:
         client_id = self.client_id
 
