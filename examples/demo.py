@@ -3,9 +3,11 @@
 Starts the emulator on a free port as a partner account with one merchant account, then runs the
 `dintero-aio` command line as a user would: create a client with a grant in one command (the
 emulator answers the first attempt with a 503, which is retried), log in as the new client with
-its secret, list, rotate its secret and delete it; then create a client in the merchant account
-through the partner (`--account`, an exchange token). Secrets stay masked in what is printed.
-No credentials and no network are needed.
+its secret, list, rotate its secret into a new file (`--secret-file`, mode 0600) and log in with
+the secret read from it, delete the client; then create a client in the merchant account through
+the partner (`--account`, an exchange token). Commands that make a secret say where it goes
+(`--show-secret` or `--secret-file`); the demo masks any secret in what it prints. No credentials
+and no network are needed.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from dintero_aio.testing import Emulator, serve
 
 PARTNER, MERCHANT = "P00000001", "T00000002"
-SECRET = re.compile(r'("client_secret": )"[^"]*"')
+SECRET = re.compile(r'("client_secret": )"(?!\*{10}")[^"]*"')  # not one the CLI masked
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
@@ -63,9 +68,18 @@ def main() -> None:
         run_cli(as_new, "--verbose", "token", "check")
 
         run_cli(env, "clients", "list")
-        run_cli(env, "clients", "rotate-secret", created["id"])
+        with tempfile.TemporaryDirectory() as directory:
+            secret_file = Path(directory, "pos-1.secret")
+            run_cli(
+                env, "clients", "rotate-secret", created["id"], "--secret-file", str(secret_file)
+            )
+            mode = stat.S_IMODE(secret_file.stat().st_mode)
+            print(f"\nLogging in with the rotated secret, read from the file (mode {mode:o}):")
+            as_new["DINTERO_CLIENT_SECRET"] = secret_file.read_text().strip()
+            run_cli(as_new, "token", "check")
         run_cli(env, "clients", "delete", created["id"])
-        run_cli(env, "--verbose", "--account", MERCHANT, "clients", "create", "--name", "till")
+        args = ["--verbose", "--account", MERCHANT, "clients", "create", "--name", "till"]
+        run_cli(env, *args, "--show-secret")
 
         print("\nWhat the emulator saw (one partner token per command: each is a new process):")
         for operation in ("token", "create", "grants_create", "list", "rotate", "delete"):
@@ -80,7 +94,8 @@ def main() -> None:
             raise SystemExit("demo failed: the emulator did not see what the demo expects")
     print(
         "\nDemo finished: a client created with its grant in one command (the 503 was retried), "
-        "logged in, rotated and deleted; one client created in a merchant account."
+        "logged in, rotated into a 0600 file, logged in again and deleted; one client created in "
+        "a merchant account."
     )
 
 

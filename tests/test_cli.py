@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
+import os
+import re
 import socket
+import stat
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import dintero_aio
 from dintero_aio import cli
 from dintero_aio.testing import Emulator, RunningEmulator, serve
+from dintero_aio.testing.emulator import OPERATIONS
 
 
 @pytest.fixture
@@ -32,9 +41,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def test_create_prints_json_with_the_secret_masked(
-    running: RunningEmulator, capsys: pytest.CaptureFixture[str]
+def test_create_writes_the_secret_to_a_new_file_and_prints_it_masked(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    path = tmp_path / "pos-1.secret"
     status, out, err = run(
         capsys,
         "clients",
@@ -45,18 +55,24 @@ def test_create_prints_json_with_the_secret_masked(
         "pos-1",
         "--callback",
         "https://a",
+        "--callback",
+        "https://b",
+        "--secret-file",
+        str(path),
     )
     assert status == 0
     created = json.loads(out)
     (stored,) = running.emulator.clients
     assert created["id"] == stored.id
     assert created["client_secret"] == cli.MASK
+    assert created["client_secret_file"] == str(path)
     assert stored.client_secret not in out + err
-    assert "can never be read again" in err
+    assert path.read_text() == stored.client_secret + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert (created["name"], created["client_id"], created["callbacks"]) == (
         "pos",
         "pos-1",
-        ["https://a"],
+        ["https://a", "https://b"],
     )
 
 
@@ -68,16 +84,29 @@ def test_show_secret_prints_it(
     assert json.loads(out)["client_secret"] == running.emulator.clients[0].client_secret
 
 
-def test_lifecycle_commands(running: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "clients", "create", "--name", "pos")
+def test_lifecycle_commands(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, out, _ = run(capsys, "clients", "create", "--name", "pos", "--show-secret")
     client_id = json.loads(out)["id"]
     old_secret = running.emulator.clients[0].client_secret
 
-    status, out, err = run(capsys, "clients", "rotate-secret", client_id)
-    assert status == 0
+    path = tmp_path / "rotated"
+    status, out, err = run(
+        capsys, "clients", "rotate-secret", client_id, "--secret-file", str(path)
+    )
+    assert (status, err) == (0, "")
     assert json.loads(out)["client_secret"] == cli.MASK
-    assert running.emulator.clients[0].client_secret != old_secret
-    assert "can never be read again" in err
+    new_secret = running.emulator.clients[0].client_secret
+    assert new_secret != old_secret
+    assert path.read_text() == new_secret + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    status, out, _ = run(capsys, "clients", "rotate-secret", client_id, "--show-secret")
+    assert (status, json.loads(out)["client_secret"]) == (
+        0,
+        running.emulator.clients[0].client_secret,
+    )
 
     assert [c["id"] for c in json.loads(run(capsys, "clients", "list")[1])] == [client_id]
     assert json.loads(run(capsys, "clients", "get", client_id)[1])["id"] == client_id
@@ -98,7 +127,7 @@ def test_token_check(running: RunningEmulator, capsys: pytest.CaptureFixture[str
         ("none", ["clients", "get", "not-a-uuid"], cli.EXIT_INPUT),
         ("wrong-secret", ["token", "check"], cli.EXIT_AUTH),
         ("closed-port", ["token", "check"], cli.EXIT_NETWORK),
-        ("500", ["clients", "create", "--name", "x"], cli.EXIT_SERVER),
+        ("500", ["clients", "create", "--name", "x", "--show-secret"], cli.EXIT_SERVER),
         ("none", ["clients", "get", str(uuid.uuid4())], cli.EXIT_REJECTED),
     ],
 )
@@ -186,7 +215,9 @@ def test_create_with_grants_then_log_in_as_the_new_client(
 
 
 def test_grants_commands(running: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> None:
-    client_id = json.loads(run(capsys, "clients", "create", "--name", "pos")[1])["id"]
+    client_id = json.loads(run(capsys, "clients", "create", "--name", "pos", "--show-secret")[1])[
+        "id"
+    ]
     audience = running.emulator.audience
 
     status, out, _ = run(
@@ -223,9 +254,9 @@ def test_grants_commands(running: RunningEmulator, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     "argv",
     [
-        ["clients", "create", "--grant", "https://api.dintero.com/v1/accounts/T12345678"],
-        ["clients", "create", "--grant", "http://example.com/v1=admin:accounts"],
-        ["clients", "create", "--grant", "https://api.dintero.com/v1=admin:accounts,"],
+        ["clients", "create", "--show-secret", "--grant", "https://a.example/accounts/T12345678"],
+        ["clients", "create", "--show-secret", "--grant", "http://example.com/v1=admin:accounts"],
+        ["clients", "create", "--show-secret", "--grant", "https://a.example/v1=admin:accounts,"],
         ["grants", "create", "--client-id", "pos-1", "--audience", "https://a", "--scope", "s"],
         ["grants", "delete", "not-a-uuid"],
         ["--account", "T123", "clients", "list"],
@@ -286,7 +317,7 @@ def test_account_acts_on_a_merchant_account(
     assert (status, json.loads(out)["ok"]) == (0, True)
 
     audience = f"{partner.base_url}/accounts/T00000002"
-    argv = ["--account", "T00000002", "clients", "create", "--name", "till"]
+    argv = ["--account", "T00000002", "clients", "create", "--name", "till", "--show-secret"]
     status, out, _ = run(capsys, *argv, "--grant", f"{audience}=admin:accounts")
     assert status == 0
     created = json.loads(out)
@@ -303,3 +334,414 @@ def test_account_that_is_not_a_merchant_is_refused(
     status, out, err = run(capsys, "--account", "T99999999", "clients", "list")
     assert (status, out) == (cli.EXIT_AUTH, "")
     assert "not a merchant account" in err
+
+
+# A command that makes a secret runs only when the secret has somewhere to go.
+
+
+def sent(emulator: Emulator) -> int:
+    """Every request the emulator received, of any operation."""
+    return sum(emulator.received(operation) for operation in OPERATIONS)
+
+
+def make_client(running: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> str:
+    status, out, _ = run(capsys, "clients", "create", "--name", "pos", "--show-secret")
+    assert status == 0
+    return str(json.loads(out)["id"])
+
+
+SECRET_COMMANDS = {
+    "create": ["clients", "create", "--name", "pos"],
+    "create-with-grant": ["clients", "create", "--name", "pos", "--grant", "AUDIENCE=s"],
+    "rotate-secret": ["clients", "rotate-secret", "CLIENT"],
+}
+
+
+def secret_command(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], name: str
+) -> list[str]:
+    """The argv of a command that makes a secret; rotate-secret gets a client to rotate."""
+    audience = f"{running.emulator.audience}"
+    argv = [arg.replace("AUDIENCE", audience) for arg in SECRET_COMMANDS[name]]
+    if "CLIENT" in argv:
+        argv[argv.index("CLIENT")] = make_client(running, capsys)
+    return argv
+
+
+@pytest.mark.parametrize("command", SECRET_COMMANDS)
+def test_a_secret_with_nowhere_to_go_is_refused_before_anything_is_sent(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    argv = secret_command(running, capsys, command)
+    before, secrets = sent(running.emulator), [c.client_secret for c in running.emulator.clients]
+
+    status, out, err = run(capsys, *argv)
+
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert "--show-secret" in err
+    assert "--secret-file" in err
+    assert sent(running.emulator) == before
+    assert [c.client_secret for c in running.emulator.clients] == secrets
+
+
+def read_only(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `directory` read-only; where that does not stop writes (root), make it look so."""
+    directory.chmod(0o500)
+    probe = directory / "probe"
+    try:
+        probe.write_text("")
+    except PermissionError:
+        return
+    probe.unlink()  # root: the mode is ignored, so refuse what the mode would refuse
+
+    def access(path: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
+        if Path(path) == directory and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).parent == directory and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    real_access, real_open = os.access, os.open
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "open", open_)
+
+
+@pytest.fixture
+def restore_modes(tmp_path: Path) -> Iterator[None]:
+    yield
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    "problem", ["exists", "dangling-symlink", "no-directory", "read-only", "a-directory"]
+)
+@pytest.mark.parametrize("command", SECRET_COMMANDS)
+def test_an_unusable_secret_file_is_refused_before_anything_is_sent(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    restore_modes: None,
+    command: str,
+    problem: str,
+) -> None:
+    argv = secret_command(running, capsys, command)
+    before = sent(running.emulator)
+    path = tmp_path / "secrets" / "new.secret"
+    path.parent.mkdir()
+    if problem == "exists":
+        path.write_text("an older secret\n")
+    elif problem == "dangling-symlink":
+        path.symlink_to(tmp_path / "elsewhere")
+    elif problem == "no-directory":
+        path = tmp_path / "missing" / "new.secret"
+    elif problem == "read-only":
+        read_only(path.parent, monkeypatch)
+    given = str(path) + ("/" if problem == "a-directory" else "")
+
+    status, out, err = run(capsys, *argv, "--secret-file", given)
+
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert err.startswith("error: --secret-file")
+    assert err.count("\n") == 1
+    assert sent(running.emulator) == before
+    if problem == "exists":
+        assert path.read_text() == "an older secret\n"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def after_the_call(monkeypatch: pytest.MonkeyPatch, then: Callable[[], object]) -> None:
+    """Run `then` once the command's call is over (the secret made), before the CLI writes it."""
+    real_run = cli._run
+
+    async def run_then(args: Any) -> Any:
+        try:
+            return await real_run(args)
+        finally:
+            then()
+
+    monkeypatch.setattr(cli, "_run", run_then)
+
+
+def fail_for(monkeypatch: pytest.MonkeyPatch, name: str, path: Path, code: int) -> None:
+    """Make `os.<name>(fd, ...)` raise OSError(code) for the file at `path` only."""
+    real = getattr(os, name)
+
+    def failing(fd: int, *args: Any) -> Any:
+        if path.exists() and os.path.samestat(os.fstat(fd), path.stat()):
+            raise OSError(code, os.strerror(code))
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, name, failing)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["disk-full", "sync-fails", "directory-made-read-only", "file-appeared", "directory-gone"],
+)
+@pytest.mark.parametrize("command", SECRET_COMMANDS)
+def test_a_secret_that_cannot_be_written_goes_to_stdout_with_a_warning(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    restore_modes: None,
+    command: str,
+    fault: str,
+) -> None:
+    argv = secret_command(running, capsys, command)
+    directory = tmp_path / "secrets"
+    directory.mkdir()
+    path = directory / "new.secret"
+    if fault == "disk-full":
+        fail_for(monkeypatch, "write", path, errno.ENOSPC)
+    elif fault == "sync-fails":
+        fail_for(monkeypatch, "fsync", path, errno.EIO)
+    elif fault == "directory-made-read-only":
+        after_the_call(monkeypatch, lambda: read_only(directory, monkeypatch))
+    elif fault == "file-appeared":
+        after_the_call(monkeypatch, lambda: path.write_text("someone else's\n"))
+    else:
+        after_the_call(monkeypatch, directory.rmdir)
+
+    status, out, err = run(capsys, *argv, "--secret-file", str(path))
+
+    assert status == cli.EXIT_SECRET_ON_STDOUT
+    printed = json.loads(out)
+    (stored,) = [c for c in running.emulator.clients if c.id == printed["id"]]
+    assert printed["client_secret"] == stored.client_secret  # not lost
+    assert "client_secret_file" not in printed
+    assert err.startswith(f"warning: the new client secret could not be written to {path} (")
+    assert "printed on stdout instead" in err
+    assert err.count("\n") == 1
+    assert stored.client_secret not in err
+    if fault == "file-appeared":
+        assert path.read_text() == "someone else's\n"  # never overwritten
+    else:
+        assert not path.exists()  # no empty or half-written file left behind
+    if command == "create-with-grant":
+        assert [g["client_id"] for g in printed["grants"]] == [stored.id]
+
+
+def test_the_secret_is_in_its_file_before_anything_is_printed(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new.secret"
+    seen: list[str] = []
+    real_print = cli._print
+
+    def print_(result: Any) -> None:
+        seen.append(path.read_text())
+        real_print(result)
+
+    monkeypatch.setattr(cli, "_print", print_)
+    status, _, _ = run(capsys, "clients", "create", "--name", "pos", "--secret-file", str(path))
+    assert status == 0
+    assert seen == [running.emulator.clients[0].client_secret + "\n"]
+
+
+@pytest.mark.parametrize("file_fails", [False, True])
+def test_a_failed_grant_still_delivers_the_secret(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    file_fails: bool,
+) -> None:
+    path = tmp_path / "new.secret"
+    if file_fails:
+        fail_for(monkeypatch, "write", path, errno.ENOSPC)
+    running.emulator.fail_next("grants_create", status=403)
+    status, out, err = run(
+        capsys,
+        "clients",
+        "create",
+        "--name",
+        "pos",
+        "--grant",
+        f"{running.emulator.audience}=admin:accounts",
+        "--secret-file",
+        str(path),
+    )
+    (stored,) = running.emulator.clients
+    printed = json.loads(out)
+    assert (printed["id"], printed["grants"]) == (stored.id, [])
+    *warnings, last = err.splitlines()
+    assert last.startswith(f"error: client {stored.id} was created, but its grant for ")
+    assert "`" not in err
+    assert stored.client_secret not in err
+    if file_fails:
+        assert status == cli.EXIT_SECRET_ON_STDOUT  # the secret's fate comes first
+        assert printed["client_secret"] == stored.client_secret
+        assert len(warnings) == 1
+        assert warnings[0].startswith("warning: ")
+        assert not path.exists()
+    else:
+        assert status == cli.EXIT_AUTH  # the grant's failure decides
+        assert (printed["client_secret"], printed["client_secret_file"]) == (cli.MASK, str(path))
+        assert path.read_text() == stored.client_secret + "\n"
+        assert warnings == []
+
+
+# What a shell user meets: version, usage, help, wording.
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"dintero-aio {dintero_aio.__version__}\n"
+
+
+@pytest.mark.parametrize("argv", [[], ["clients"], ["grants"], ["token"]])
+def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert err.startswith(f"usage: dintero-aio {' '.join(argv)}".rstrip())
+    assert "required" not in err
+    assert "DINTERO_CLIENT_SECRET" in err
+
+
+def parsers() -> dict[tuple[str, ...], argparse.ArgumentParser]:
+    """The command line's parsers, by the words that reach them: (), ("clients",), ..."""
+    found: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+
+    def walk(words: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+        found[words] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk((*words, name), sub)
+
+    walk((), cli._parser())
+    return found
+
+
+FOR_PYTHON_ONLY = re.compile(
+    r"`|httpx|Timeout|RetryPolicy|GrantSpec|Client(Info|WithSecret)|list\[|\w\(\)"
+)
+
+
+@pytest.mark.parametrize("argv", [list(words) for words in parsers()], ids=" ".join)
+def test_every_help_says_where_credentials_come_from(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for variable in (
+        "DINTERO_ACCOUNT_ID",
+        "DINTERO_CLIENT_ID",
+        "DINTERO_CLIENT_SECRET",
+        "DINTERO_BASE_URL",
+    ):
+        assert variable in text
+    assert "environment only" in text
+    assert not FOR_PYTHON_ONLY.search(text), FOR_PYTHON_ONLY.search(text)
+    for action in parsers()[tuple(argv)]._actions:
+        if isinstance(action, argparse._AppendAction):
+            assert action.help is not None
+            assert action.help.endswith("repeatable"), action.option_strings
+
+
+def test_the_repeatable_flags_are_found() -> None:
+    appended = {
+        option
+        for parser in parsers().values()
+        for action in parser._actions
+        if isinstance(action, argparse._AppendAction)
+        for option in action.option_strings
+    }
+    assert appended == {"--callback", "--grant", "--scope"}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "soon"])
+def test_a_bad_timeout_is_refused_in_shell_words(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--timeout", value, "token", "check"])
+    assert exited.value.code == cli.EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "argument --timeout: must be a positive number of seconds" in err
+    assert not FOR_PYTHON_ONLY.search(err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--account-id", "X1", "token", "check"], "--account-id or DINTERO_ACCOUNT_ID"),
+        (["--base-url", "ftp://a.example", "token", "check"], "--base-url or DINTERO_BASE_URL"),
+        (
+            ["grants", "create", "--client-id", "pos-1", "--audience", "https://a", "--scope", "s"],
+            "--client-id must be the client's id",
+        ),
+        (["grants", "list", "--client-id", "pos-1"], "--client-id must be the client's id"),
+        (["--account", "T12345678", "clients", "list"], "leave --account out"),
+    ],
+)
+def test_input_errors_speak_to_the_shell_user(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert says in err
+    assert not FOR_PYTHON_ONLY.search(err), err
+    assert sent(running.emulator) == 0
+
+
+def test_an_outcome_unknown_error_speaks_to_the_shell_user(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client_id = make_client(running, capsys)
+    running.emulator.drop_next("grants_create", after_processing=True)
+    argv = ["grants", "create", "--client-id", client_id, "--audience", "https://a", "--scope", "s"]
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (cli.EXIT_NETWORK, "")
+    assert "The outcome is unknown" in err
+    assert not FOR_PYTHON_ONLY.search(err), err
+
+
+# Plain http to a host that is not loopback: only with --allow-insecure-http.
+
+
+@pytest.fixture
+def not_loopback(running: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A base URL whose host is not a loopback address but reaches the emulator: 0.0.0.0 (on
+    Linux, connecting to it reaches the local host)."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    base_url = running.base_url.replace("127.0.0.1", "0.0.0.0")  # noqa: S104 - connects, binds nothing
+    monkeypatch.setenv("DINTERO_BASE_URL", base_url)
+    return base_url
+
+
+def test_plain_http_to_another_host_is_refused_with_the_way_to_opt_in(
+    running: RunningEmulator, not_loopback: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["token", "check"], ["--base-url", not_loopback, "token", "check"]):
+        status, out, err = run(capsys, *argv)
+        assert (status, out) == (cli.EXIT_INPUT, "")
+        assert "pass --allow-insecure-http" in err
+        assert err.count("\n") == 1
+    assert sent(running.emulator) == 0
+
+
+def test_allow_insecure_http_reaches_another_host(
+    running: RunningEmulator, not_loopback: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "--allow-insecure-http", "token", "check")
+    assert status == 0, err
+    assert json.loads(out)["ok"] is True
+    assert running.emulator.processed("token") == 1
