@@ -13,7 +13,7 @@ GENERATE = PATH="$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path ope
 	--meta none --config generator-config.yaml --custom-template-path templates \
 	--overwrite --output-path
 
-.PHONY: venv demo bench reliability generate check-generated lint typecheck test clean
+.PHONY: venv demo bench reliability mutation generate check-generated lint typecheck docs test clean
 
 venv: $(STAMP)
 
@@ -68,9 +68,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/
 
-test: check-generated lint typecheck
+# The API reference (mkdocs.yml), from the docstrings into site/ (git-ignored); a warning fails it.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --clean --site-dir site
+
+test: check-generated lint typecheck docs
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist site mutants
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

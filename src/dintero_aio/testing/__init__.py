@@ -8,17 +8,45 @@ partner account, those of each of its merchant accounts) and serves the ten oper
 list, get, delete and rotate the secret of auth clients; list, create and delete client grants;
 and a partner's exchange token. State lives in the instance, so each test makes its own.
 
-In-process, with no socket (fast; use this by default)::
+With pytest, the plugin that comes with the extra gives each test a fresh emulator and an SDK
+client wired to it in-process, the way pytest-httpx gives `httpx_mock` (async tests need
+pytest-asyncio, also part of the extra)::
 
-    import httpx
-    import pytest
+    from dintero_aio import GrantSpec
+
+    async def test_creates_a_client(dintero_client, dintero_emulator):
+        await dintero_client.clients.create(
+            name="pos", grants=[GrantSpec(audience=dintero_client.audience, scopes=["x"])]
+        )
+        assert [c.name for c in dintero_emulator.clients] == ["pos"]
+
+- `dintero_emulator`: a fresh `Emulator()` (account T12345678, its admin credentials). To
+  configure it, override the fixture in your conftest (`return Emulator(account_id=...)`);
+  `dintero_client` then uses yours.
+- `dintero_client`: a `Dintero` logged in with that emulator's admin credentials, on
+  `IN_PROCESS_BASE_URL` through `emulator.transport()` (no socket), with retries that wait
+  milliseconds, closed after the test.
+
+The plugin loads through the `pytest11` entry point when dintero-aio is installed (`-p
+no:dintero_aio.pytest_plugin` turns it off); it imports nothing from the extra until a
+fixture is used, so it costs nothing in a suite that does not use it.
+
+In-process by hand, with no socket (fast; use this by default)::
+
+    from dintero_aio import Dintero
     from dintero_aio.testing import IN_PROCESS_BASE_URL, Emulator
 
-    @pytest.fixture
-    async def api(emulator):  # emulator: a fixture returning Emulator()
-        transport = emulator.transport()  # an httpx.ASGITransport; any host works
-        async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_BASE_URL) as client:
-            yield client  # or hand the transport and base URL to the SDK
+    emulator = Emulator()
+    dintero = Dintero(
+        account_id=emulator.account_id,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        base_url=IN_PROCESS_BASE_URL,  # a loopback URL: the SDK takes plain http only there
+        transport=emulator.transport(),  # an httpx.ASGITransport; it ignores the host
+    )
+
+Raw httpx works the same way: `httpx.AsyncClient(transport=emulator.transport(),
+base_url=IN_PROCESS_BASE_URL)`.
 
 On a real loopback socket (to test timeouts and dropped connections for real)::
 
@@ -67,7 +95,8 @@ credentials are not a listed client), `emulator.clients_of(account_id)` and
 `emulator.processed(op, account=None)` (requests that succeeded), for `op` in "token",
 "create", "list", "get", "delete", "rotate", "grants_list", "grants_create", "grants_delete",
 "exchange"; with `account`, only the requests whose path named that oid (for "exchange", the
-partner's).
+partner's). `repr(emulator)` shows the account, its admin client id and the counts of live
+clients and grants per account, never a secret, so a failing assertion says which emulator.
 
 Making it fail: faults queue per operation and each is used by the next request(s) of it:
 
@@ -95,6 +124,16 @@ deleted or rotated or their grant deleted; a deleted or rotated-away secret gets
 Secrets (client secrets, tokens, a grant's `oidc.client_secret`) never appear in a repr or a log
 record of the emulator.
 """
+
+try:  # the extra's packages, checked first so that a missing one names the extra to install
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ModuleNotFoundError as missing:
+    raise ImportError(
+        f"dintero_aio.testing needs the 'testing' extra ({missing.name} is not installed): "
+        'pip install "dintero-aio[testing]"',
+        name=missing.name,
+    ) from missing
 
 from .emulator import (
     DEFAULT_CLIENT_SECRET,

@@ -57,8 +57,10 @@ ROOT_SCOPES: tuple[str, ...] = ("admin:accounts",)
 
 DEFAULT_CLIENT_SECRET = "emulator-secret-for-tests-only"  # noqa: S105 - a test fixture, not a secret
 DINTERO_API_URL = "https://api.dintero.com/v1"
-IN_PROCESS_BASE_URL = "http://emulator.local/v1"
-"""Base URL for httpx with `Emulator.transport()`; any host works, this one reads well."""
+IN_PROCESS_BASE_URL = "http://127.0.0.1/v1"
+"""Base URL for `Emulator.transport()`: the transport ignores the host, but the SDK accepts plain
+http only to a loopback host, so this is one: a request sent without the transport by mistake
+stays on this machine (port 80, where usually nothing listens) instead of crossing a network."""
 _OID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
 _MERCHANT = re.compile(r"[PT][0-9]{8}")  # Exchange.account_id: a sub-account, always 8 digits
 _CLIENT_CREDENTIALS_TYPES = ("any", "client_credentials")  # grant types Get Token accepts
@@ -361,6 +363,32 @@ class Emulator:
     def transport(self) -> httpx.ASGITransport:
         """An httpx transport that calls this app in-process (use base_url IN_PROCESS_BASE_URL)."""
         return httpx.ASGITransport(app=self)
+
+    def __repr__(self) -> str:
+        """What a failing assertion or a debugger needs to tell emulators apart: the account,
+        its admin client id, and the live clients and grants of each account (counts only:
+        the state holds secrets, which must never reach a repr)."""
+        with self._lock:
+            counts = {
+                oid: (
+                    sum(c.deleted_at is None for c in account.clients.values()),
+                    sum(g.deleted_at is None for g in account.grants.values()),
+                )
+                for oid, account in self._accounts.items()
+            }
+        clients, grants = counts.pop(self.account_id)
+        text = (
+            f"Emulator(account_id={self.account_id!r}, client_id={self.client_id!r}, "
+            f"clients={clients}, grants={grants}"
+        )
+        if counts:
+            merchants = ", ".join(
+                f"{oid!r}: (clients={c}, grants={g})" for oid, (c, g) in counts.items()
+            )
+            text += f", merchants={{{merchants}}}"
+        if not self.require_grants:
+            text += ", require_grants=False"
+        return text + ")"
 
     def _account(self, account_id: str) -> _Account:
         """The state of one of our accounts (call with the lock held)."""
