@@ -49,12 +49,12 @@ reliability: $(STAMP)
 	rm -f .reliability.json
 
 generate: $(STAMP)
-	$(GENERATE) generated/dintero_api
+	$(GENERATE) generated/dintero_aio_api
 
 check-generated: $(STAMP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(GENERATE) "$$tmp/dintero_api" >/dev/null; \
-	if ! diff -ru --exclude=__pycache__ generated/dintero_api "$$tmp/dintero_api"; then \
+	$(GENERATE) "$$tmp/dintero_aio_api" >/dev/null; \
+	if ! diff -ru --exclude=__pycache__ generated/dintero_aio_api "$$tmp/dintero_aio_api"; then \
 		echo "check-generated: generated/ differs from what 'make generate' writes (diff above)." >&2; \
 		echo "Run 'make generate' and commit the result; never edit generated/ by hand." >&2; \
 		exit 1; \

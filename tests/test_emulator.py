@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from dintero_api.models import AccessToken, ClientInfo, ClientWithSecret, Error, Grant
+from dintero_aio_api.models import AccessToken, ClientInfo, ClientWithSecret, Error, Grant
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import InvalidData

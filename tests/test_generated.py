@@ -6,15 +6,15 @@ import uuid
 from pathlib import Path
 
 import openapi_python_client
-from dintero_api import AuthenticatedClient
-from dintero_api.api.auth import (
+from dintero_aio_api import AuthenticatedClient
+from dintero_aio_api.api.auth import (
     aid_auth_clients_post,
     aid_auths_client_grants_get,
     aid_auths_client_grants_id_delete,
     aid_auths_client_grants_post,
     aid_auths_oauth_exchange_token_post,
 )
-from dintero_api.models import (
+from dintero_aio_api.models import (
     AccessToken,
     ClientCreate,
     ClientWithSecret,

@@ -6,8 +6,8 @@ async with Dintero.from_env() as dintero:
     )
 """
 
-from dintero_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
-from dintero_api.types import UNSET, Unset
+from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
+from dintero_aio_api.types import UNSET, Unset
 
 from ._version import __version__
 from .client import Dintero, Settings

@@ -22,8 +22,8 @@ from time import monotonic
 
 import attrs
 import httpx
-from dintero_api.api.auth import aid_auths_oauth_exchange_token_post, aid_auths_oauth_token_post
-from dintero_api.models import (
+from dintero_aio_api.api.auth import aid_auths_oauth_exchange_token_post, aid_auths_oauth_token_post
+from dintero_aio_api.models import (
     AccessToken,
     ClientCredentialsGrant,
     ClientCredentialsGrantGrantType,

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import attrs
-import dintero_api
+import dintero_aio_api
 import httpx
 
 from . import bodies, redact, responses, retry
@@ -49,7 +49,7 @@ class Caller:
 
     base_url: str
     http: httpx.AsyncClient
-    generated: dintero_api.Client
+    generated: dintero_aio_api.Client
     lifecycle: Lifecycle
     policy: RetryPolicy
     timeout: httpx.Timeout

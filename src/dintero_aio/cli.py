@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from dintero_api.models import ClientWithSecret
+from dintero_aio_api.models import ClientWithSecret
 
 from ._version import __version__
 from .client import Dintero

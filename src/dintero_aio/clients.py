@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from typing import TypeVar, overload
 
 import attrs
-from dintero_api.api.auth import (
+from dintero_aio_api.api.auth import (
     aid_auth_clients_get,
     aid_auth_clients_post,
     aid_auths_clients_id_delete,
     aid_auths_clients_id_get,
     aid_auths_clients_id_rotate_post,
 )
-from dintero_api.models import ClientCreate, ClientInfo, ClientWithSecret, Grant
-from dintero_api.types import UNSET, Unset
+from dintero_aio_api.models import ClientCreate, ClientInfo, ClientWithSecret, Grant
+from dintero_aio_api.types import UNSET, Unset
 
 from . import inputs
 from .calls import Caller

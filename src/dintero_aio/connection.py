@@ -15,7 +15,7 @@ import os
 import ssl
 from typing import Any
 
-import dintero_api
+import dintero_aio_api
 import httpx
 
 from . import bodies, inputs
@@ -37,7 +37,7 @@ def open_client(
     auth: httpx.Auth,
     transport: httpx.AsyncBaseTransport | None,
     max_response_bytes: int,
-) -> dintero_api.Client:
+) -> dintero_aio_api.Client:
     """The generated client with its `httpx.AsyncClient` built, or `InvalidInputError`."""
     httpx_args: dict[str, Any] = {
         "auth": auth,
@@ -47,7 +47,7 @@ def open_client(
     if transport is not None:
         httpx_args["transport"] = transport
     headers = {**headers, "Accept-Encoding": bodies.ACCEPT_ENCODING}
-    generated = dintero_api.Client(base_url=base_url, headers=headers, httpx_args=httpx_args)
+    generated = dintero_aio_api.Client(base_url=base_url, headers=headers, httpx_args=httpx_args)
     try:
         # No cookies: the API is token-based, and a cookie a server set (one httpx cannot even
         # encode, say) would otherwise be sent with every later request.

@@ -16,7 +16,7 @@ import httpx
 from . import redact
 
 if TYPE_CHECKING:
-    from dintero_api.models import ClientWithSecret, Grant
+    from dintero_aio_api.models import ClientWithSecret, Grant
 
     from .grants import GrantSpec
 

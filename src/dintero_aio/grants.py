@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Sequence
 
 import attrs
-from dintero_api.api.auth import (
+from dintero_aio_api.api.auth import (
     aid_auths_client_grants_get,
     aid_auths_client_grants_id_delete,
     aid_auths_client_grants_post,
 )
-from dintero_api.models import ClientInfo, ClientWithSecret, Grant, GrantCreate, GrantType
-from dintero_api.types import UNSET
+from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantCreate, GrantType
+from dintero_aio_api.types import UNSET
 
 from . import inputs
 from .calls import Caller

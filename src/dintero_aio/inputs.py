@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 import httpx
-from dintero_api.models import ClientInfo, ClientWithSecret, GrantType
+from dintero_aio_api.models import ClientInfo, ClientWithSecret, GrantType
 
 from .errors import InvalidInputError
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
-import dintero_api.models
+import dintero_aio_api.models
 import httpx
-from dintero_api.types import Unset
+from dintero_aio_api.types import Unset
 
 from .errors import (
     APIStatusError,
@@ -46,7 +46,7 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 
 
 class Operation(Protocol):
-    """The part of a generated operation module (`dintero_api.api.auth.*`) that the SDK uses."""
+    """The part of a generated operation module (`dintero_aio_api.api.auth.*`) that the SDK uses."""
 
     def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
     def _parse_response(self, *, client: Any, response: httpx.Response) -> Any: ...
@@ -175,7 +175,7 @@ def _checker(hint: Any) -> Callable[[object], bool]:
 
 def _model_checker(model: type) -> Callable[[object], bool]:
     # The generated modules import nested models (e.g. GrantOidc) only for type checking.
-    hints = typing.get_type_hints(model, localns=vars(dintero_api.models))
+    hints = typing.get_type_hints(model, localns=vars(dintero_aio_api.models))
     fields = [(f.name, _checker(hints[f.name])) for f in attrs.fields(model)]
 
     def check(value: object) -> bool:
