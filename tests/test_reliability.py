@@ -37,7 +37,7 @@ from dintero_aio import (
     RetryPolicy,
 )
 from dintero_aio.responses import _checker
-from dintero_aio.testing import Emulator, serve
+from dintero_aio.testing import Emulator, Operation, serve
 
 from .conftest import ACCOUNT, CLIENT_ID, CLIENT_SECRET, SECRETS, token_body
 
@@ -348,14 +348,28 @@ FAULTS: list[tuple[str, Callable[[Emulator, str], None]]] = [
     ("truncated body", lambda e, op: e.corrupt_next(op, "truncated")),
     ("body not JSON", lambda e, op: e.corrupt_next(op, "not_json")),
 ]
-OPERATIONS = ["token", "create", "rotate", "delete", "list"]
+OPERATIONS: list[Operation] = [
+    "token",
+    "create",
+    "list",
+    "get",
+    "rotate",
+    "delete",
+    "grants_list",
+    "grants_create",
+    "grants_delete",
+    "exchange",
+]
+#: Operations that make something, which must never take effect twice.
+NOT_IDEMPOTENT = {"create", "rotate", "grants_create"}
+PARTNER, MERCHANT = "P00000001", "T00000002"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-async def test_fault_matrix(operation: str) -> None:
+async def test_fault_matrix(operation: Operation) -> None:
     """For each fault on `operation`: the outcome, the requests seen, and no duplicate ever."""
     rows = []
-    with serve(Emulator()) as running:
+    with serve(Emulator(account_id=PARTNER, merchants=(MERCHANT,))) as running:
         emulator = running.emulator
         policy = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.01, total_timeout=10)
         for label, inject in FAULTS:
@@ -367,10 +381,8 @@ async def test_fault_matrix(operation: str) -> None:
                 retry=policy,
                 timeout=0.3,
             )
-            target = (
-                None if operation in ("token", "create", "list") else await dintero.clients.create()
-            )
-            live_before = len(emulator.clients)
+            target = await _target(dintero, emulator, operation)
+            made_before = len(emulator.clients) + len(emulator.grants)
             received_before = emulator.received(operation)
             processed_before = emulator.processed(operation)
             inject(emulator, operation)
@@ -385,26 +397,39 @@ async def test_fault_matrix(operation: str) -> None:
             received = emulator.received(operation) - received_before
             processed = emulator.processed(operation) - processed_before
             emulator.clear_faults()
-            if operation in ("create", "rotate"):
+            if operation in NOT_IDEMPOTENT:
                 assert processed <= 1, (label, "a non-idempotent call took effect twice")
-            if operation == "create":
-                assert len(emulator.clients) - live_before == processed  # no duplicate client
+            if operation in ("create", "grants_create"):  # no duplicate client or grant
+                assert len(emulator.clients) + len(emulator.grants) - made_before == processed
             rows.append((label, outcome, received, processed))
             FIGURES["fault matrix scenarios"] += 1
             FIGURES["fault matrix: survived with a typed outcome"] += 1
     MATRIX[operation] = rows
 
 
-async def _perform(dintero: Dintero, operation: str, target: ClientWithSecret | None) -> None:
-    if operation == "token":
-        await dintero.verify_credentials()
-    elif operation == "create":
-        await dintero.clients.create(name="pos")
-    elif operation == "list":
-        await dintero.clients.list()
-    elif operation == "rotate":
-        assert target is not None
-        await dintero.clients.rotate_secret(target.id)
-    else:
-        assert target is not None
-        await dintero.clients.delete(target.id)
+async def _target(dintero: Dintero, emulator: Emulator, operation: str) -> str | None:
+    """What the operation acts on, made before the fault is injected: a client, or a grant."""
+    if operation in ("get", "rotate", "delete", "grants_create"):
+        return str((await dintero.clients.create(name="target")).id)
+    if operation == "grants_delete":
+        client = await dintero.clients.create(name="target")
+        return emulator.add_grant(str(client.id)).id
+    return None
+
+
+async def _perform(dintero: Dintero, operation: str, target: str | None) -> None:
+    calls = {
+        "token": dintero.verify_credentials,
+        "create": lambda: dintero.clients.create(name="pos"),
+        "list": dintero.clients.list,
+        "get": lambda: dintero.clients.get(str(target)),
+        "rotate": lambda: dintero.clients.rotate_secret(str(target)),
+        "delete": lambda: dintero.clients.delete(str(target)),
+        "grants_list": dintero.grants.list,
+        "grants_create": lambda: dintero.grants.create(
+            client_id=str(target), audience=dintero.audience, scopes=["admin:accounts"]
+        ),
+        "grants_delete": lambda: dintero.grants.delete(str(target)),
+        "exchange": dintero.for_account(MERCHANT).verify_credentials,
+    }
+    await calls[operation]()

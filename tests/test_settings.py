@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from mypy import api as mypy_api
+from pytest_httpx import HTTPXMock
 
 import dintero_aio
-from dintero_aio import Dintero, InvalidInputError
+from dintero_aio import (
+    APIConnectionError,
+    Dintero,
+    InternalServerError,
+    InvalidInputError,
+    RetryPolicy,
+)
 
-from .conftest import ACCOUNT, CLIENT_ID, CLIENT_SECRET
+from .conftest import (
+    ACCOUNT,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    CLIENTS_URL,
+    TOKEN_URL,
+    error_body,
+    token_body,
+)
 
 CREDENTIALS = {"account_id": ACCOUNT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
@@ -65,3 +83,32 @@ def test_unset_is_importable_to_read_optional_fields() -> None:
         dintero_aio.UNSET, dintero_aio.Unset
     )
     assert not dintero_aio.UNSET  # falsy, so `client.name or "-"` reads an optional field
+
+
+def test_help_documents_every_constructor_argument_and_the_entry_points() -> None:
+    doc = Dintero.__doc__ or ""
+    for name in inspect.signature(Dintero.__init__).parameters:
+        if name != "self":
+            assert f"    {name}:" in doc, f"Dintero's docstring does not document {name}"
+    assert "clients:" in doc
+    assert "grants:" in doc
+    assert Dintero.verify_credentials.__doc__
+    assert Dintero.for_account.__doc__
+
+
+async def test_messages_name_a_call_the_same_way_and_count_retries_in_english(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero], caplog: pytest.LogCaptureFixture
+) -> None:
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body(), is_reusable=True)
+    httpx_mock.add_response(url=CLIENTS_URL, status_code=503, json=error_body(), is_reusable=True)
+    with pytest.raises(InternalServerError) as status:
+        await make_dintero(retry=RetryPolicy(max_retries=1, initial_delay=0.001)).clients.list()
+    httpx_mock.reset()
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body())
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=CLIENTS_URL)
+    with pytest.raises(APIConnectionError) as connection:
+        await make_dintero(retry=RetryPolicy(max_retries=0)).clients.list()
+    path = f"GET /v1/accounts/{ACCOUNT}/auth/clients"
+    assert path in str(status.value)
+    assert str(connection.value).startswith(path)
+    assert any(r.getMessage().startswith("giving up after 1 retry:") for r in caplog.records)
