@@ -65,6 +65,10 @@ def serve(
     server = uvicorn.Server(config)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
+    # Without TCP_NODELAY every response waits ~40 ms for Nagle and the client's delayed ACK: a
+    # test suite would measure that timer. asyncio sets it only on sockets made with
+    # proto=IPPROTO_TCP, which create_server's are not; accepted sockets inherit it from here.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="dintero-emulator", daemon=True
     )
