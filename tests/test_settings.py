@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import certifi
 import httpx
 import pytest
 from mypy import api as mypy_api
@@ -112,3 +113,19 @@ async def test_messages_name_a_call_the_same_way_and_count_retries_in_english(
     assert path in str(status.value)
     assert str(connection.value).startswith(path)
     assert any(r.getMessage().startswith("giving up after 1 retry:") for r in caplog.records)
+
+
+def _ssl_context(dintero: Dintero) -> object:
+    return dintero._caller.http._transport._pool._ssl_context  # type: ignore[attr-defined]
+
+
+def test_instances_share_one_ssl_context_per_certificate_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Building one costs ~25 ms and ~800 KiB; a partner or a cold start makes many instances.
+    first, second = Dintero(**CREDENTIALS), Dintero(**CREDENTIALS)
+    assert _ssl_context(first) is _ssl_context(second)
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # another setting: another context
+    third = Dintero(**CREDENTIALS)
+    assert _ssl_context(third) is not _ssl_context(first)
+    assert _ssl_context(Dintero(**CREDENTIALS)) is _ssl_context(third)
