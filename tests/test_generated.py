@@ -113,6 +113,34 @@ def test_model_template_override_is_the_pinned_original_plus_one_block() -> None
     assert restored == original
 
 
+def test_endpoint_template_override_is_the_pinned_original_but_one_change() -> None:
+    """Fails when the generator is upgraded without re-copying its endpoint template."""
+    ours = (ROOT / "templates" / "endpoint_module.py.jinja").read_text(encoding="utf-8")
+    original_path = (
+        Path(openapi_python_client.__file__).parent / "templates" / "endpoint_module.py.jinja"
+    )
+    restored = re.sub(r"\A\{#-.*?-#\}\n", "", ours, flags=re.DOTALL)
+    marked = '{% elif body.content_type != "application/json" %}'
+    marked += "{# dintero-aio: httpx sets it for json= #}"
+    assert restored.count(marked) == 2
+    assert restored.replace(marked, "{% else %}") == original_path.read_text(encoding="utf-8")
+
+
+async def test_a_json_body_gets_one_content_type_header_from_httpx(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(json={"id": str(uuid.uuid4()), "client_secret": "s"})
+    client = AuthenticatedClient(base_url=BASE_URL, token="t")
+    await aid_auth_clients_post.asyncio_detailed("T12345678", client=client, body=ClientCreate())
+    request = httpx_mock.get_request()
+    assert request is not None
+    assert request.headers.get_list("Content-Type") == ["application/json"]
+    assert (
+        "Content-Type"
+        not in aid_auth_clients_post._get_kwargs("T1", body=ClientCreate())["headers"]
+    )
+
+
 async def test_grant_and_exchange_operations_send_what_the_spec_says(
     httpx_mock: HTTPXMock,
 ) -> None:
