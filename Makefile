@@ -48,6 +48,11 @@ reliability: $(STAMP)
 	$(BIN)/python scripts/reliability_report.py .reliability.json docs/reliability.md
 	rm -f .reliability.json
 
+# Mutation testing of the wrapper's core (docs/mutation.md); not part of `make test`.
+# `make mutation ARGS="--modules retry,calls"` for some modules.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(ARGS)
+
 generate: $(STAMP)
 	$(GENERATE) generated/dintero_aio_api
 
