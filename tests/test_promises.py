@@ -185,6 +185,7 @@ async def test_aclose_ends_requests_in_flight_and_leaves_no_socket(
     listed = await asyncio.gather(*lists, return_exceptions=True)
     assert all(type(result) is ClientClosedError for result in created + listed)
     assert all(result.outcome_unknown for result in created)  # type: ignore[union-attr]
+    assert all("the request may have been sent" in str(result) for result in created)
     assert not any(result.outcome_unknown for result in listed)  # type: ignore[union-attr]
     assert client_sockets(running.port) == 0
 
