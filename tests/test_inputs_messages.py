@@ -1,0 +1,107 @@
+"""What a caller is told about each bad argument: the exact check and the exact words."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from dintero_aio_api.models import ClientInfo, GrantType
+
+from dintero_aio import InvalidInputError, inputs
+
+SOME_UUID = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("X1", "'X1'"),
+        ("T1\n2", "another value"),  # not printable: not quoted
+        (5, "another value"),
+        ("P" + "9" * 100, repr("P" + "9" * 100)[:80]),  # long text is cut at 80 characters
+    ],
+)
+def test_a_bad_account_id_is_quoted_only_when_printable(value: object, shown: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        inputs.account_id(value)
+    assert str(info.value) == (
+        f"account_id must be 'P' or 'T' followed by 3 or 8 digits, e.g. 'T12345678'; got {shown}"
+    )
+
+
+def test_a_grant_names_its_client_by_uuid_whatever_the_caller_passes() -> None:
+    assert inputs.granted_client(ClientInfo(id=SOME_UUID)) == str(SOME_UUID)
+    assert inputs.granted_client(SOME_UUID) == str(SOME_UUID)
+    assert inputs.granted_client(str(SOME_UUID).upper()) == str(SOME_UUID)
+    with pytest.raises(InvalidInputError) as info:
+        inputs.granted_client("pos-1")
+    assert str(info.value) == (
+        "client_id must be the client's id (a UUID) or the client object itself "
+        "(ClientInfo, ClientWithSecret), not the client's client_id; got 'pos-1'"
+    )
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("admin:accounts", "scopes must be a list of strings, e.g. ['admin:accounts'], got str"),
+        (b"x", "scopes must be a list of strings, e.g. ['admin:accounts'], got bytes"),
+        (None, "scopes must be a list of strings, e.g. ['admin:accounts'], got NoneType"),
+        ([], "scopes must name at least one scope"),
+        (["a", ""], "scopes must contain only non-empty strings"),
+        (["a", "  "], "scopes must contain only non-empty strings"),
+        (["a", 1], "scopes must contain only non-empty strings"),
+        (["a\ud800"], "scopes is not valid text (it cannot be encoded as UTF-8)"),
+    ],
+)
+def test_bad_scopes(value: object, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        inputs.scopes(value)
+    assert str(info.value) == message
+
+
+def test_good_scopes_come_back_as_a_list() -> None:
+    assert inputs.scopes(("a", "b")) == ["a", "b"]
+    assert inputs.scopes(["admin:accounts"]) == ["admin:accounts"]
+
+
+def test_grant_types() -> None:
+    assert inputs.grant_type("any") is GrantType.ANY
+    assert inputs.grant_type(GrantType.PASSWORD) is GrantType.PASSWORD
+    assert inputs.grant_type("client_credentials") is GrantType.CLIENT_CREDENTIALS
+    for bad, shown in (("bogus", "'bogus'"), (5, "another value"), ("ANY", "'ANY'")):
+        with pytest.raises(InvalidInputError) as info:
+            inputs.grant_type(bad)
+        assert str(info.value) == (
+            f"type must be one of any, authorization_code, client_credentials, password; "
+            f"got {shown}"
+        )
+
+
+def test_merchant_account_ids() -> None:
+    assert inputs.merchant_account_id("T00000002", "P00000001") == "T00000002"
+    assert inputs.merchant_account_id("P00000002", "P00000001") == "P00000002"
+    with pytest.raises(InvalidInputError) as info:
+        inputs.merchant_account_id("T123", "P00000001")  # 3 digits: an oid, not a merchant
+    assert str(info.value) == (
+        "a merchant account id must be 'P' or 'T' followed by 8 digits, e.g. 'T12345678'; "
+        "got 'T123'"
+    )
+    with pytest.raises(InvalidInputError) as info:
+        inputs.merchant_account_id("P00000001", "P00000001")
+    assert str(info.value) == (
+        "P00000001 is this instance's own account; use the instance itself, not for_account()"
+    )
+
+
+def test_ids_of_clients_and_grants() -> None:
+    assert inputs.client_uuid(str(SOME_UUID)) == SOME_UUID
+    assert inputs.client_uuid(SOME_UUID) is SOME_UUID
+    with pytest.raises(InvalidInputError) as info:
+        inputs.client_uuid("nope", "grant")
+    assert str(info.value) == "a grant id must be a UUID, got 'nope'"
+    with pytest.raises(InvalidInputError) as info:
+        inputs.client_uuid(42)
+    assert str(info.value) == "a client id must be a UUID, got another value"
