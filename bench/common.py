@@ -113,11 +113,12 @@ class ServedEmulator:
 
 @contextmanager
 def emulator_process() -> Iterator[ServedEmulator]:
-    """`python -m dintero_aio.testing serve` in its own process, on a free port it picks itself
-    (--port 0), terminated on the way out whatever happens. Its output (which shows the test
+    """`python -m dintero_aio.testing serve` in its own process (through serve_emulator.py: the
+    server keeps idle connections longer than the clients do, see there), on a free port it picks
+    itself (--port 0), terminated on the way out whatever happens. Its output (which shows the test
     credentials) is read here and never echoed."""
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-        [PYTHON, "-m", "dintero_aio.testing", "serve", "--port", "0"],
+        [PYTHON, str(BENCH_DIR / "serve_emulator.py"), "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

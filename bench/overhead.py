@@ -1,17 +1,23 @@
 """Per-call overhead on an in-memory transport: `dintero.clients.create` vs raw httpx.
 
-Both sides talk to the same kind of `httpx.MockTransport`, which answers the token endpoint with
-a token and the create endpoint with a realistic ClientWithSecret body, so what is measured is
-the client-side work of one call. Sides:
+Every side talks to its own `httpx.MockTransport`, which answers the token endpoint with a token
+and the create endpoint with a realistic ClientWithSecret body, so what is measured is the
+client-side work of one call. Sides (issue 12's three baselines, and one informational):
 
-- sdk:     `await dintero.clients.create(...)`, token cached after the warm-up;
-- raw-rel: `httpx.AsyncClient(base_url=..., headers={Authorization: Bearer ...})`,
-           `await raw.post("/accounts/.../auth/clients", json=...)` then `.json()` (the idiomatic
-           equivalent of the SDK's configuration; the goal is judged on this one);
-- raw-abs: the same with no base_url and an absolute URL string.
+- sdk:       `await dintero.clients.create(...)`, token cached after the warm-up;
+- raw-rel:   (a) `httpx.AsyncClient(base_url=..., headers={Authorization: Bearer ...})`,
+             `await raw.post("/accounts/.../auth/clients", json=...)` then `.json()`: httpx
+             parses the relative URL and merges it with base_url on every call;
+- raw-abs:   (b) `httpx.AsyncClient(headers={Authorization: ...})`, `await raw.post(URL,
+             json=...)` with `URL` an `httpx.URL` parsed once, then `.json()`;
+- raw-model: (c) (b) and `ClientWithSecret.from_dict(...)` of the body (the generated model);
+- raw-same:  (d) (c) sending the SDK's header lines (User-Agent, Dintero-System-Name/-Version,
+             Accept-Encoding "gzip, deflate" as client headers): the same bytes on the wire.
 
 `python bench/overhead.py SIDE N` runs a 50-call warm-up, then N calls, and prints one JSON line
-(responses seen by the transport, peak RSS): the subprocess used under callgrind and for memory.
+(responses seen by the transport, peak RSS): the subprocess used for memory.
+`python bench/overhead.py --marks SIDE N` runs the warm-up, N calls and 6N calls with a mark
+after each (see instructions.py): the program callgrind counts.
 """
 
 from __future__ import annotations
@@ -19,8 +25,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
-import re
 import resource
 import subprocess
 import sys
@@ -46,26 +50,57 @@ from common import (
     Blocks,
     rounds,
 )
+from instructions import mark
 
-SIDES = ("sdk", "raw-rel", "raw-abs")
+SIDES = ("sdk", "raw-rel", "raw-abs", "raw-model")  # timed in-memory; callgrind adds raw-same
+CALLGRIND_SIDES = (*SIDES, "raw-same")
+LETTER = {"raw-rel": "a", "raw-abs": "b", "raw-model": "c", "raw-same": "d"}
 WARMUP = 50
 _JSON = {"Content-Type": "application/json"}
 
 
-def mock_transport(seen: Counter[str]) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
+def mock_transport(
+    seen: Counter[str], *, suspend: bool = False, sent: list[httpx.Request] | None = None
+) -> httpx.MockTransport:
+    """Answers the token endpoint and creates, counting both. `suspend`: every answer yields to
+    the event loop once, as real I/O does (see concurrency.py). `sent`: keeps the first create
+    request, to show which headers a side sends."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/auth/token"):
             seen["token"] += 1
             return httpx.Response(200, content=TOKEN_BODY, headers=_JSON)
         seen["create"] += 1
+        if sent is not None and not sent:
+            sent.append(request)
         return httpx.Response(200, content=CREATED_BODY, headers=_JSON)
 
-    return httpx.MockTransport(handler)
+    if not suspend:
+        return httpx.MockTransport(answer)
+
+    async def answer_later(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)
+        return answer(request)
+
+    return httpx.MockTransport(answer_later)
 
 
-def make_side(side: str, seen: Counter[str]) -> tuple[Callable[[], Awaitable[Any]], Any]:
+def sdk_headers() -> dict[str, str]:
+    """The client-level headers the SDK sends (raw-same sends the same lines)."""
+    from dintero_aio import __version__
+
+    return {
+        "User-Agent": f"dintero-aio/{__version__}",
+        "Dintero-System-Name": "dintero-aio",
+        "Dintero-System-Version": __version__,
+        "Accept-Encoding": "gzip, deflate",
+    }
+
+
+def make_side(
+    side: str, transport: httpx.AsyncBaseTransport
+) -> tuple[Callable[[], Awaitable[Any]], Any]:
     """(one call, the object to close) for `side`."""
-    transport = mock_transport(seen)
     if side == "sdk":
         from dintero_aio import Dintero  # not imported by the raw sides' processes
 
@@ -81,25 +116,53 @@ def make_side(side: str, seen: Counter[str]) -> tuple[Callable[[], Awaitable[Any
             return await dintero.clients.create(**CREATE_ARGS)
 
         return sdk, dintero
-    bearer = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    headers = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
     if side == "raw-rel":
-        raw = httpx.AsyncClient(base_url=BASE_URL, headers=bearer, transport=transport)
+        raw = httpx.AsyncClient(base_url=BASE_URL, headers=headers, transport=transport)
 
         async def raw_rel() -> Any:
             return (await raw.post(CLIENTS_PATH, json=CREATE_ARGS)).json()
 
         return raw_rel, raw
-    raw = httpx.AsyncClient(headers=bearer, transport=transport)
+    url = httpx.URL(CLIENTS_URL)  # parsed once
+    if side == "raw-abs":
+        raw = httpx.AsyncClient(headers=headers, transport=transport)
 
-    async def raw_abs() -> Any:
-        return (await raw.post(CLIENTS_URL, json=CREATE_ARGS)).json()
+        async def raw_abs() -> Any:
+            return (await raw.post(url, json=CREATE_ARGS)).json()
 
-    return raw_abs, raw
+        return raw_abs, raw
+    from dintero_aio_api.models import ClientWithSecret
+
+    if side == "raw-same":
+        headers |= sdk_headers()
+    elif side != "raw-model":
+        raise ValueError(f"unknown side {side!r}")
+    raw = httpx.AsyncClient(headers=headers, transport=transport)
+
+    async def raw_model() -> Any:
+        return ClientWithSecret.from_dict((await raw.post(url, json=CREATE_ARGS)).json())
+
+    return raw_model, raw
+
+
+async def headers_sent(side: str) -> list[str]:
+    """The header lines of `side`'s create request, in order; credentials masked."""
+    seen = Counter[str]()
+    sent: list[httpx.Request] = []
+    call, closer = make_side(side, mock_transport(seen, sent=sent))
+    await call()
+    await closer.aclose()
+    masked = {"authorization": "Bearer …"}
+    return [
+        f"{name}: {masked.get(name.lower()) or value}"
+        for name, value in sent[0].headers.multi_items()
+    ]
 
 
 def check(side: str, result: Any) -> None:
     """A side that silently failed must not look fast."""
-    name = result.name if side == "sdk" else result["name"]
+    name = result["name"] if isinstance(result, dict) else result.name
     if name != CREATE_ARGS["name"]:
         raise RuntimeError(f"{side}: unexpected create result")
 
@@ -107,7 +170,7 @@ def check(side: str, result: Any) -> None:
 async def measure(blocks: int, calls: int) -> dict[str, Blocks]:
     """`blocks` timed blocks of `calls` calls per side, interleaved A B C C B A ...; µs/call."""
     seen = {side: Counter[str]() for side in SIDES}
-    made = {side: make_side(side, seen[side]) for side in SIDES}
+    made = {side: make_side(side, mock_transport(seen[side])) for side in SIDES}
     for side, (call, _) in made.items():
         for _ in range(WARMUP):
             check(side, await call())
@@ -126,60 +189,6 @@ async def measure(blocks: int, calls: int) -> dict[str, Blocks]:
         if seen[side]["create"] != expected or seen[side]["token"] != (side == "sdk"):
             raise RuntimeError(f"{side}: transport saw {dict(seen[side])}, expected {expected}")
     return {side: Blocks(values) for side, values in results.items()}
-
-
-# Callgrind: instructions per call from the difference of an N-call and a 6N-call run.
-
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
-
-
-def _callgrind_run(valgrind: str, side: str, calls: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # noqa: S603 - valgrind, our interpreter, fixed arguments
-        [
-            valgrind,
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            PYTHON,
-            str(BENCH_DIR / "overhead.py"),
-            side,
-            str(calls),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
-
-
-class Callgrind:
-    """Instructions per call for each side, from callgrind runs of N and 6N calls after the same
-    warm-up: (I(6N) - I(N)) / 5N is free of start-up and imports. Instruction counts do not
-    depend on other load, so all runs go at once, in the background, while `run.py` does other
-    load-insensitive work; `results()` waits for them."""
-
-    def __init__(self, valgrind: str, sides: tuple[str, ...], n: int) -> None:
-        self.n = n
-        self.procs = {
-            (side, k): _callgrind_run(valgrind, side, k) for side in sides for k in (n, 6 * n)
-        }
-
-    def results(self) -> dict[str, float]:
-        counts: dict[tuple[str, int], int] = {}
-        for (side, k), proc in self.procs.items():
-            out, err = proc.communicate()
-            found = _COLLECTED.search(err)
-            done = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-            if proc.returncode != 0 or not found or done.get("responses") != WARMUP + k:
-                raise RuntimeError(f"callgrind run {side} x{k} failed (status {proc.returncode})")
-            counts[side, k] = int(found.group(1))
-        sides = {side for side, _ in counts}
-        return {s: (counts[s, 6 * self.n] - counts[s, self.n]) / (5 * self.n) for s in sides}
-
-    def kill(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
 
 def worker_rss(side: str, calls: int) -> dict[str, int]:
@@ -209,7 +218,7 @@ def _maxrss_kb() -> int:
 
 async def _worker(side: str, calls: int) -> dict[str, int]:
     seen = Counter[str]()
-    call, closer = make_side(side, seen)
+    call, closer = make_side(side, mock_transport(seen))
     for _ in range(WARMUP):
         check(side, await call())
     warm = _maxrss_kb()
@@ -224,5 +233,26 @@ async def _worker(side: str, calls: int) -> dict[str, int]:
     return {"responses": seen["create"], "warm_maxrss_kb": warm, "maxrss_kb": _maxrss_kb()}
 
 
+async def _marked(side: str, n: int) -> dict[str, int]:
+    """Warm-up, mark, N calls, mark, 6N calls, mark (see instructions.py)."""
+    seen = Counter[str]()
+    call, closer = make_side(side, mock_transport(seen))
+    for _ in range(WARMUP):
+        check(side, await call())
+    gc.collect()
+    for batch in (n, 6 * n):
+        mark()
+        for i in range(batch):
+            await call()
+            if i % 100 == 99:
+                await asyncio.sleep(0)  # as in _worker
+    mark()
+    await closer.aclose()
+    return {"responses": seen["create"]}
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(_worker(sys.argv[1], int(sys.argv[2])))))
+    if sys.argv[1] == "--marks":
+        print(json.dumps(asyncio.run(_marked(sys.argv[2], int(sys.argv[3])))))
+    else:
+        print(json.dumps(asyncio.run(_worker(sys.argv[1], int(sys.argv[2])))))
