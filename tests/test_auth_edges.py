@@ -111,3 +111,20 @@ async def test_the_refresh_task_is_named_and_logged(
     messages = [r.getMessage() for r in caplog.records if r.name == "dintero_aio"]
     assert "access token fetched; it expires in 14400s" in messages
     assert all(r.levelno <= logging.INFO for r in caplog.records if r.name == "dintero_aio")
+
+
+async def test_at_expires_at_exactly_a_token_is_no_longer_used(
+    httpx_mock: HTTPXMock, dintero: Dintero, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth_module, "monotonic", lambda: now[0])
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("first", 3600))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body("second", 3600))
+    httpx_mock.add_response(url=CLIENTS_URL, json=[], is_reusable=True)
+    await dintero.clients.list()
+    token = dintero._tokens._token
+    assert token is not None
+    now[0] = token.expires_at
+    await dintero.clients.list()  # waits for the new token rather than sending a dead one
+    used = [r.headers["Authorization"] for r in httpx_mock.get_requests(url=CLIENTS_URL)]
+    assert used == ["Bearer first", "Bearer second"]
