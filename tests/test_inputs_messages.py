@@ -7,7 +7,7 @@ import uuid
 import pytest
 from dintero_aio_api.models import ClientInfo, GrantType
 
-from dintero_aio import InvalidInputError, inputs
+from dintero_aio import Dintero, InvalidInputError, inputs
 
 SOME_UUID = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
 
@@ -105,3 +105,35 @@ def test_ids_of_clients_and_grants() -> None:
     with pytest.raises(InvalidInputError) as info:
         inputs.client_uuid(42)
     assert str(info.value) == "a client id must be a UUID, got another value"
+
+
+def test_optional_text_and_string_lists_name_the_wrong_type() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        inputs.optional_text("name", 42)
+    assert str(info.value) == "name must be a string, got int"
+    with pytest.raises(InvalidInputError) as info:
+        inputs.string_list("callbacks", "https://a")
+    assert str(info.value) == "callbacks must be a list of strings, got str"
+
+
+def test_an_audience_may_have_a_query_but_must_be_https() -> None:
+    assert inputs.audience("https://api.dintero.com/v1/accounts/T1?x=1") == (
+        "https://api.dintero.com/v1/accounts/T1?x=1"
+    )
+    with pytest.raises(InvalidInputError) as info:
+        inputs.audience("http://example.com/v1")
+    assert str(info.value) == (
+        "audience must use https:// (http:// only to a loopback host such as 127.0.0.1)"
+    )
+
+
+def test_the_smallest_body_limit_is_one_byte() -> None:
+    assert inputs.byte_count("max_response_bytes", 1) == 1
+    with pytest.raises(InvalidInputError, match="max_response_bytes"):
+        inputs.byte_count("max_response_bytes", 0)
+
+
+def test_from_env_lists_every_unknown_setting() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Dintero.from_env(timout=1, retries=2)  # type: ignore[call-arg]
+    assert str(info.value) == "unknown setting(s): retries, timout"
