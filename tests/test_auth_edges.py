@@ -128,3 +128,11 @@ async def test_at_expires_at_exactly_a_token_is_no_longer_used(
     await dintero.clients.list()  # waits for the new token rather than sending a dead one
     used = [r.headers["Authorization"] for r in httpx_mock.get_requests(url=CLIENTS_URL)]
     assert used == ["Bearer first", "Bearer second"]
+
+
+async def test_aclose_stops_a_refresh_that_has_not_started_running(dintero: Dintero) -> None:
+    dintero._tokens._start()  # created, not yet run: no call has registered it anywhere
+    refresh = dintero._tokens._refresh
+    assert refresh is not None
+    await dintero.aclose()
+    assert refresh.cancelled()  # not left to run, and fail, after aclose() returned

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from dintero_aio_api.models import ClientInfo, GrantType
 
@@ -137,3 +139,66 @@ def test_from_env_lists_every_unknown_setting() -> None:
     with pytest.raises(InvalidInputError) as info:
         Dintero.from_env(timout=1, retries=2)  # type: ignore[call-arg]
     assert str(info.value) == "unknown setting(s): retries, timout"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: inputs.audience(5), "audience must be a non-empty string (an https URL)"),
+        (
+            lambda: inputs.base_url("https://a\ud800"),
+            "base_url is not valid text (it cannot be encoded as UTF-8)",
+        ),
+        (lambda: inputs.base_url("https://xn--a.com"), "base_url is not a valid URL"),
+        (
+            lambda: inputs.base_url("https://example.com/v1?x=1"),
+            "base_url must be a plain URL: a host, no user:password@, no query or fragment",
+        ),
+        (
+            lambda: inputs.audience("https://u:p@example.com/v1"),
+            "audience must be a plain URL: a host, no user:password@",
+        ),
+        (
+            lambda: inputs.base_url("http://example.com/v1"),
+            "base_url must use https:// (http:// only to a loopback host such as 127.0.0.1, "
+            "or allow_insecure_http=True for a trusted network)",
+        ),
+        (
+            lambda: inputs.seconds("RetryPolicy.initial_delay", -1, zero_ok=True),
+            "RetryPolicy.initial_delay must be a positive or zero number of seconds, "
+            "at most one week",
+        ),
+        (
+            lambda: inputs.seconds("timeout", 0),
+            "timeout must be a positive number of seconds, at most one week",
+        ),
+        (
+            lambda: inputs.timeout(-1),
+            "timeout must be a positive number of seconds, at most one week",
+        ),
+    ],
+)
+def test_url_and_seconds_messages(call: Any, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_edges_of_urls_and_seconds() -> None:
+    assert inputs.base_url("https://example.com/apiX/") == "https://example.com/apiX"
+    assert inputs.seconds("timeout", 7 * 24 * 3600) == 7 * 24 * 3600.0  # one week is allowed
+    assert inputs.seconds("RetryPolicy.initial_delay", 0, zero_ok=True) == 0.0
+
+
+def test_dintero_names_each_bad_setting() -> None:
+    good = {"account_id": "T12345678", "client_id": "c", "client_secret": "s"}
+    assert Dintero(**good)._caller.timeout == httpx.Timeout(30.0)  # the default per attempt
+    for bad, message in (
+        ({"client_id": ""}, "client_id must be a non-empty string"),
+        ({"client_secret": " "}, "client_secret must be a non-empty string"),
+        ({"audience": ""}, "audience must be a non-empty string"),
+        ({"max_response_bytes": 0}, "max_response_bytes must be a positive whole number of bytes"),
+    ):
+        with pytest.raises(InvalidInputError) as info:
+            Dintero(**{**good, **bad})
+        assert str(info.value) == message
