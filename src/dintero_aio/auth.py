@@ -14,7 +14,6 @@ growing pause, not by every caller. No lock exists at all.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -139,10 +138,7 @@ class TokenCache:
                 if self._refresh is None and now >= self._next_try:
                     self._start()
                 return token
-        if self._refresh is None:
-            self._start()
-        assert self._refresh is not None
-        return await asyncio.shield(self._refresh)
+        return await asyncio.shield(self._refresh or self._start())
 
     def invalidate(self, token: Token) -> None:
         """Drop `token` after a 401, unless a newer token has replaced it meanwhile."""
@@ -154,12 +150,15 @@ class TokenCache:
         refresh = self._refresh
         if refresh is not None:
             refresh.cancel()
-            with contextlib.suppress(BaseException):
-                await refresh
+            # wait() neither raises the task's outcome (its done callback reads it) nor hides a
+            # cancellation of the caller of aclose(), as awaiting it under a suppress would.
+            await asyncio.wait([refresh])
 
-    def _start(self) -> None:
-        self._refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
-        self._refresh.add_done_callback(self._refresh_done)
+    def _start(self) -> asyncio.Task[Token]:
+        refresh = asyncio.create_task(self._fetch_token(), name="dintero-token-refresh")
+        refresh.add_done_callback(self._refresh_done)
+        self._refresh = refresh
+        return refresh
 
     async def _fetch_token(self) -> Token:
         started = monotonic()

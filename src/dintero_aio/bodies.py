@@ -30,7 +30,9 @@ def limit_hook(max_bytes: int) -> Callable[[httpx.Response], Awaitable[None]]:
     async def bound(response: httpx.Response) -> None:
         if response.is_stream_consumed:  # an in-memory transport built it already read
             if len(response.content) > max_bytes and response.is_success:
-                raise Rejected(response, f"its body is longer than {max_bytes} bytes")
+                raise Rejected(
+                    response, f"its body is longer than {max_bytes} bytes", too_large=True
+                )
             return
         encodings = response.headers.get_list("content-encoding", split_commas=True)
         if encodings:
@@ -71,11 +73,11 @@ class _Bounded(httpx.AsyncByteStream):
                 continue
             except zlib.error:
                 self._left = -1
-                self._fail("its Content-Encoding could not be decoded")
+                self._fail("its Content-Encoding could not be decoded", too_large=False)
                 break
             if len(piece) > self._left:
                 piece, self._left = piece[: self._left], -1
-                self._fail(f"its body is longer than {self._max_bytes} bytes")
+                self._fail(f"its body is longer than {self._max_bytes} bytes", too_large=True)
                 return piece
             self._left -= len(piece)
             return piece
@@ -88,25 +90,26 @@ class _Bounded(httpx.AsyncByteStream):
             await close()
         await self._raw.aclose()
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, *, too_large: bool) -> None:
         """Raise for a 2xx (its body is the result); an error body just ends here."""
         if self._response.is_success:
-            raise Rejected(self._response, why)
+            raise Rejected(self._response, why, too_large=too_large)
 
 
 class Rejected(Exception):
     """A 2xx body refused by the hook; `error()` is what the caller gets for it."""
 
-    def __init__(self, response: httpx.Response, why: str) -> None:
+    def __init__(self, response: httpx.Response, why: str, *, too_large: bool) -> None:
         super().__init__(why)
         self.why = why
+        self.too_large = too_large
         self.status_code = response.status_code
         self.headers = response.headers
         self.request = response.request
 
     def error(self) -> MalformedResponseError:
         evidence = httpx.Response(self.status_code, headers=self.headers, request=self.request)
-        if "longer" in self.why:
+        if self.too_large:
             return ResponseTooLargeError(
                 f"{self.status_code} response from Dintero refused: {self.why} "
                 "(raise max_response_bytes if such answers are expected)",

@@ -38,7 +38,6 @@ from .responses import Operation
 from .retry import Attempts, RetryPolicy
 
 T = TypeVar("T")
-_CLIENT_AUTH = httpx.USE_CLIENT_DEFAULT
 log = logging.getLogger("dintero_aio")
 
 
@@ -83,7 +82,9 @@ class Caller:
             sent = self.http.build_request(method, url, timeout=timeout, **request)
             state.request = sent
             try:
-                response = await self.http.send(sent, auth=auth or self.auth or _CLIENT_AUTH)
+                response = await self.http.send(
+                    sent, auth=auth or self.auth or httpx.USE_CLIENT_DEFAULT
+                )
             except httpx.TimeoutException as exc:
                 raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
             except httpx.LocalProtocolError:

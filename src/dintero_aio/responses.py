@@ -76,8 +76,7 @@ def status_error(response: httpx.Response) -> APIStatusError:
     status = response.status_code
     cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     code, api_message = _error_body(response)
-    request = response.request
-    text = f"HTTP {status} {response.reason_phrase} from {request.method} {request.url.path}"
+    text = f"HTTP {status} {response.reason_phrase} from {_name(response)}"
     if code:
         text += f" [{code}]"
     if api_message:
