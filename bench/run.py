@@ -26,6 +26,7 @@ from pathlib import Path
 
 import concurrency
 import footprint
+import http2
 import listing
 import loopback
 import overhead
@@ -75,7 +76,7 @@ FULL = Sizes(
 QUICK = Sizes(
     6, 100, 2, 300, 200, 8, 5, 2_000, 1, None, 0, 1000, 6, 100, 1, (300, 1000, 2000), 1000
 )
-TOTAL_STAGES = 9
+TOTAL_STAGES = 10
 
 
 def _f(value: float, digits: int = 0) -> str:
@@ -334,7 +335,8 @@ def sizes_line(z: Sizes, pass_ms: float, reused_venv: bool) -> str:
         f"{c1:,} / {c100:,} / {cmany:,} calls at concurrency 1 / 100 / {cmany:,}, loopback runs "
         f"of {z.loopback_many:,} calls bounded in time (all at once: lists "
         f"{limits['sdk-list']:.0f} s, creates {limits['sdk-create']:.0f} s; concurrency 100: "
-        f"{concurrency.LIMIT_C100:.0f} s; half that in a quick run)."
+        f"{concurrency.LIMIT_C100:.0f} s; half that in a quick run); "
+        f"{http2.sizes(*(http2.FULL if z is FULL else http2.QUICK))}."
     )
 
 
@@ -431,11 +433,11 @@ NOTES = """\
   `gc.collect()`) and CPU time (`time.process_time`) before and after, per instance. Raw: the
   same with `httpx.AsyncClient()`, which builds its own SSL context from certifi's bundle.
 - Stage order: the wall-clock stages (1 in-memory, 2 loopback, 6 concurrency, 4 import time,
-  5 partner) run alone, one at a time; then the token counts (alone too: under the callgrind
-  runs a burst of 1,000 creates outlasts half a 40 s token lifetime); then the callgrind runs
-  (1 and 7, which load does not change) start in the background while the peak-RSS runs and
-  the instance counts run (counts and memory; CPU ms per instance is process time, little moved
-  by load).
+  5 partner, 9 HTTP/2) run alone, one at a time; then the token counts (alone too: under the
+  callgrind runs a burst of 1,000 creates outlasts half a 40 s token lifetime); then the
+  callgrind runs (1 and 7, which load does not change) start in the background while the
+  peak-RSS runs and the instance counts run (counts and memory; CPU ms per instance is process
+  time, little moved by load).
 """
 
 
@@ -449,7 +451,8 @@ def machine(quick: bool, elapsed: float, load: tuple[float, float, float]) -> st
     command = "make bench" + (" ARGS=--quick" if quick else "")
     argv = " ".join(["bench/run.py", *sys.argv[1:]])
     packages = ", ".join(
-        f"{name} {version(name)}" for name in ("dintero-aio", "httpx", "authlib", "httpx-auth")
+        f"{name} {version(name)}"
+        for name in ("dintero-aio", "httpx", "authlib", "httpx-auth", "h2", "hypercorn")
     )
     return (
         f"- command: `{command}` (runs `.venv/bin/python {argv}`), {elapsed:.0f} s\n"
@@ -510,9 +513,12 @@ def main() -> int:
     t = _stage(6, f"partner: {sizes.partner_accounts:,} merchant accounts on one instance")
     partner = partners.measure(sizes.partner_accounts, sizes.partner_blocks, sizes.partner_calls)
     _done(t)
+    t = _stage(7, "HTTP/2 vs HTTP/1.1 over TLS on loopback (hypercorn in its own process)")
+    h2 = http2.measure(*(http2.QUICK if args.quick else http2.FULL))
+    _done(t)
     # Not during the callgrind runs: on two cores they slow the token bursts past half a token
     # lifetime (the "timing unclean" check), and a revocation phase then fails for every client.
-    t = _stage(7, "token single-flight (dintero-aio, authlib, httpx-auth)")
+    t = _stage(8, "token single-flight (dintero-aio, authlib, httpx-auth)")
     flights = tokens.measure(sizes.token_creates, sizes.token_lifetime)
     _done(t)
 
@@ -534,11 +540,11 @@ def main() -> int:
                     expected=listing.expected(sizes.list_calls),
                 )
         background = "" if not jobs else ", callgrind in the background"
-        t = _stage(8, "peak RSS and instances" + background)
+        t = _stage(9, "peak RSS and instances" + background)
         rss = footprint.peak_rss(sizes.rss_calls, sizes.rss_runs)
         made = footprint.instances()
         _done(t)
-        t = _stage(9, "waiting for callgrind")
+        t = _stage(10, "waiting for callgrind")
         counts = {key: job.intervals() for key, job in jobs.items()}
     finally:
         for job in jobs.values():
@@ -567,6 +573,7 @@ def main() -> int:
         *loopback_concurrency_rows(many, sizes.loopback_many),
         *list_rows(per_item, reason),
         *instance_rows(made),
+        *http2.rows(h2),
     ]
     unclean = [c.name for c in flights.values() if not c.clean]
     notes = (
@@ -582,6 +589,7 @@ def main() -> int:
             listing_doc=_doc(listing),
         )
         + partners.NOTES
+        + http2.notes()
     )
     if args.quick:
         notes += (

@@ -78,6 +78,7 @@ async def request_token(
             body=body,
             auth=credentials,
             check=_token_problem,
+            queued=False,
         )
     except (BadRequestError, AuthenticationError, PermissionDeniedError) as exc:
         denied = isinstance(exc, PermissionDeniedError)
@@ -103,6 +104,7 @@ async def request_exchange_token(partner: Caller, partner_id: str, account_id: s
         partner_id,
         body=Exchange(account_id=account_id),
         check=_token_problem,
+        queued=False,
     )
     return access
 
@@ -213,6 +215,9 @@ class TokenAuth(httpx.Auth):
         response = yield request
         if response.status_code == 401:
             log.info("401 from %s: refreshing the token, replaying once", request.url.path)
+            # Read (and so close) the 401 first: its connection, and its place in the queue in
+            # front of the pool, go back before waiting for a token whose request needs them.
+            await response.aread()
             self.tokens.invalidate(token)
             token = await self.tokens.get()
             request.headers["Authorization"] = token.header

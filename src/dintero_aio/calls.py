@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ import dintero_aio_api
 import httpx
 
 from . import bodies, redact, responses, retry
+from .deadlines import Deadlines
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -34,6 +36,7 @@ from .errors import (
     UnexpectedError,
 )
 from .lifecycle import Lifecycle
+from .queueing import Queue
 from .responses import Operation
 from .retry import Attempts, RetryPolicy
 
@@ -52,8 +55,24 @@ class Caller:
     lifecycle: Lifecycle
     policy: RetryPolicy
     timeout: httpx.Timeout
+    deadlines: Deadlines
     #: The auth of this view's API calls; None for the client's own (the account's token flow).
     auth: httpx.Auth | None = None
+    #: The queue in front of the connection pool (queueing.py); None with the user's transport.
+    queue: Queue | None = None
+    #: Every request's headers but its body's and credentials', Host included: what httpx's
+    #: `build_request` would merge and normalize again for every request (see `call`).
+    headers: httpx.Headers = attrs.field(
+        init=False, default=attrs.Factory(lambda self: _headers(self.http), takes_self=True)
+    )
+    #: The longest phase of `timeout`: a deadline further away than this cuts no phase.
+    longest: float = attrs.field(
+        init=False, default=attrs.Factory(lambda self: _longest(self.timeout), takes_self=True)
+    )
+    #: `timeout` as a request's `timeout` extension.
+    timeouts: dict[str, float | None] = attrs.field(
+        init=False, default=attrs.Factory(lambda self: self.timeout.as_dict(), takes_self=True)
+    )
 
     async def call(
         self,
@@ -64,6 +83,7 @@ class Caller:
         gone_means_done: bool = False,
         auth: httpx.Auth | None = None,
         check: Callable[[Any], str | None] | None = None,
+        queued: bool = True,
         **kwargs: Any,
     ) -> T:
         """Send `operation(*args, **kwargs)` and return its checked 2xx model.
@@ -71,20 +91,40 @@ class Caller:
         `duplicate_risk`: see `retry.run`. `gone_means_done`: a 404 after an earlier attempt that
         may have been processed means that attempt succeeded (delete); the result is then None.
         `auth` overrides the token flow (Get Token uses HTTP Basic). `check` is an extra check of
-        the model (see `responses.parse`).
+        the model (see `responses.parse`). `queued=False`: skip the queue (token requests).
         """
         request = operation._get_kwargs(*args, **kwargs)
         method, url, name = _target(self.base_url, request.pop("method"), request.pop("url"))
+        headers = self.headers
+        flow = auth or self.auth or self.http.auth
+        queue = self.queue if queued else None
+        extra = request.pop("headers", None)  # the operation's header parameters, if any
+        if extra:
+            headers = httpx.Headers(headers)
+            headers.update(extra)
 
         async def attempt(state: Attempts) -> Any:
             error: DinteroError
-            timeout = _cut(self.timeout, state.time_left())
-            sent = self.http.build_request(method, url, timeout=timeout, **request)
+            left = state.time_left()
+            timeout = self.timeout if left >= self.longest else _cut(self.timeout, left)
+            # The request is built here, not by `self.http.build_request`, which would copy,
+            # merge and re-encode the client's headers and cookies for every request: a tenth of
+            # a call. Its headers are the same (tests/test_requests.py); no cookies are kept.
+            sent = httpx.Request(
+                method,
+                url,
+                headers=headers,
+                extensions={
+                    "timeout": self.timeouts if timeout is self.timeout else timeout.as_dict()
+                },
+                **request,
+            )
             state.request = sent
             try:
-                response = await self.http.send(
-                    sent, auth=auth or self.auth or httpx.USE_CLIENT_DEFAULT
-                )
+                if queue is None:
+                    response = await self.http.send(sent, auth=flow)
+                else:
+                    response = await queue.send(self.http, sent, flow)
             except httpx.TimeoutException as exc:
                 raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
             except httpx.LocalProtocolError:
@@ -115,11 +155,15 @@ class Caller:
                 raise retry.classify(error)
             raise error
 
-        async def run(state: Attempts) -> T:
-            result: T = await retry.run(
-                attempt, state, policy=self.policy, name=name, duplicate_risk=duplicate_risk
+        def run(state: Attempts) -> Awaitable[T]:  # a plain function: one coroutine fewer
+            return retry.run(
+                attempt,
+                state,
+                policy=self.policy,
+                deadlines=self.deadlines,
+                name=name,
+                duplicate_risk=duplicate_risk,
             )
-            return result
 
         return await self.guard(name, run, duplicate_risk=duplicate_risk)
 
@@ -132,7 +176,8 @@ class Caller:
     ) -> T:
         """Run one public call (`run`) inside the boundary described in the module docstring."""
         task = self.lifecycle.enter()
-        state = Attempts(deadline=asyncio.get_running_loop().time() + self.policy.total_timeout)
+        loop = task.get_loop()
+        state = Attempts(loop.time() + self.policy.total_timeout, task, loop)
         try:
             return await run(state)
         except DinteroError as exc:
@@ -167,6 +212,13 @@ def _target(base_url: str, method: str, path: str) -> tuple[str, httpx.URL, str]
     return method.upper(), url, f"{method.upper()} {url.path}"
 
 
+def _headers(http: httpx.AsyncClient) -> httpx.Headers:
+    """The client's headers with Host first, as httpx would put it (its value comes from each
+    request's URL; every URL here is under the one base URL)."""
+    host = http.base_url.netloc.decode("ascii")
+    return httpx.Headers([("Host", host), *http.headers.multi_items()])
+
+
 def _gone(error: DinteroError, state: Attempts) -> bool:
     return isinstance(error, NotFoundError) and state.maybe_processed_before
 
@@ -189,11 +241,18 @@ def _unexpected(name: str, exc: Exception) -> UnexpectedError:
     )
 
 
+def _phases(timeout: httpx.Timeout) -> tuple[float | None, ...]:
+    return (timeout.connect, timeout.read, timeout.write, timeout.pool)
+
+
+def _longest(timeout: httpx.Timeout) -> float:
+    phases = _phases(timeout)
+    return math.inf if None in phases else max(p for p in phases if p is not None)
+
+
 def _cut(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
-    """`timeout` with no phase allowed to outlast the call's deadline."""
-    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    if all(phase is not None and phase <= left for phase in phases):
-        return timeout  # the common case: the deadline is further away than any phase
+    """`timeout` with no phase allowed to outlast the call's deadline, `left` seconds away."""
+    phases = _phases(timeout)
     left = max(left, 0.001)
     connect, read, write, pool = (left if p is None else min(p, left) for p in phases)
     return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)

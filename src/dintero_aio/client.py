@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import ssl
 from typing import Any, Self, TypedDict, Unpack
 
 import attrs
@@ -15,10 +16,12 @@ from .auth import TokenAuth, TokenCache, request_exchange_token, request_token
 from .bodies import DEFAULT_MAX_RESPONSE_BYTES
 from .calls import Caller
 from .clients import Clients
+from .deadlines import Deadlines
 from .errors import ClientClosedError, InvalidInputError
 from .grants import Grants
 from .lifecycle import Lifecycle
 from .partners import MerchantAccount
+from .queueing import Queue
 from .retry import RetryPolicy
 from .retry import policy as _policy
 
@@ -50,6 +53,8 @@ class Settings(TypedDict, total=False):
     transport: httpx.AsyncBaseTransport | None
     max_response_bytes: int
     allow_insecure_http: bool
+    http2: bool
+    ssl_context: ssl.SSLContext | None
 
 
 class Dintero:
@@ -80,6 +85,13 @@ class Dintero:
             `ResponseTooLargeError` without reading further.
         allow_insecure_http: Allow plain `http://` to a host that is not loopback, e.g. an
             emulator in a sibling container. The credentials then travel unencrypted.
+        http2: Offer HTTP/2 to the server (needs the `h2` package: `pip install
+            'dintero-aio[http2]'`). Worth it for many concurrent calls over few connections;
+            HTTP/1.1 is as fast or faster one call at a time (see the README).
+        ssl_context: The `ssl.SSLContext` that verifies the server, e.g. one that trusts a
+            company's CA (`ssl.create_default_context(cafile=...)`). By default, one context
+            per process from certifi's bundle (or SSL_CERT_FILE / SSL_CERT_DIR), shared by
+            every instance. httpcore sets the ALPN protocols on the context at each connection.
 
     Attributes:
         clients: The account's auth clients (`create`, `list`, `get`, `delete`,
@@ -102,11 +114,14 @@ class Dintero:
         transport: httpx.AsyncBaseTransport | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        http2: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.account_id = inputs.account_id(account_id)
         self.client_id = inputs.text("client_id", client_id)
         credentials = httpx.BasicAuth(client_id, inputs.text("client_secret", client_secret))
-        self.base_url = inputs.base_url(base_url, insecure_ok=allow_insecure_http is True)
+        insecure_ok = inputs.flag("allow_insecure_http", allow_insecure_http)
+        self.base_url = inputs.base_url(base_url, insecure_ok=insecure_ok)
         if audience is None:
             audience = f"{self.base_url}/accounts/{account_id}"
         self.audience = inputs.text("audience", audience)
@@ -123,6 +138,8 @@ class Dintero:
             auth=TokenAuth(tokens),
             transport=transport,
             max_response_bytes=limit,
+            http2=inputs.flag("http2", http2),
+            ssl_context=inputs.ssl_context(ssl_context),
         )
         self._tokens = tokens
         self._caller = Caller(
@@ -132,6 +149,8 @@ class Dintero:
             Lifecycle(),
             policy,
             per_attempt,
+            Deadlines(),
+            queue=None if transport is not None else Queue(connection.MAX_CONNECTIONS),
         )
         self.clients = Clients(self._caller, self.account_id)
         self.grants = Grants(self._caller, self.account_id)

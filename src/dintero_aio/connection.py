@@ -6,12 +6,18 @@ httpx reads the environment when the client is built (`SSL_CERT_FILE`, `SSL_CERT
 `InvalidInputError` naming the variable, never its value (a proxy URL may hold a password).
 A loopback base URL (the emulator) ignores the environment: its plain-http requests carry the
 client credentials, which must never travel through a proxy.
+
+Idle connections are dropped after 4 s, before the 5 s after which common servers (uvicorn,
+Node.js) close them: a request sent just as the server closes its connection fails after it may
+have been sent, and a create that fails that way cannot be retried.
 """
 
 from __future__ import annotations
 
 import functools
 import http.cookiejar
+import importlib.util
+import logging
 import os
 import ssl
 from typing import Any
@@ -23,7 +29,21 @@ import httpx
 from . import bodies, inputs
 from .errors import InvalidInputError
 
-_NO_COOKIES = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+MAX_CONNECTIONS = 100
+LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS, max_keepalive_connections=20, keepalive_expiry=4.0
+)
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing, without parsing every response's headers to find that out
+    (httpx hands it each response; a refusing policy would still parse them)."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        pass
+
+
+_NO_COOKIES = _NoCookies()
 _CERT_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _PROXY_VARIABLES = tuple(
     name
@@ -39,19 +59,33 @@ def open_client(
     auth: httpx.Auth,
     transport: httpx.AsyncBaseTransport | None,
     max_response_bytes: int,
+    http2: bool,
+    ssl_context: ssl.SSLContext | None,
 ) -> dintero_aio_api.Client:
     """The generated client with its `httpx.AsyncClient` built, or `InvalidInputError`."""
+    if http2:
+        if importlib.util.find_spec("h2") is None:
+            raise InvalidInputError(
+                "http2=True needs the h2 package: pip install 'dintero-aio[http2]'"
+            )
+        _mask_header_blocks()
     httpx_args: dict[str, Any] = {
         "auth": auth,
         "event_hooks": {"response": [bodies.limit_hook(max_response_bytes)]},
         "trust_env": not inputs.is_loopback(httpx.URL(base_url).host),
+        "http2": http2,
+        "limits": LIMITS,
     }
     if transport is not None:
         httpx_args["transport"] = transport
     headers = {**headers, "Accept-Encoding": bodies.ACCEPT_ENCODING}
     try:
-        context = _ssl_context(
-            *(os.environ.get(name) if httpx_args["trust_env"] else None for name in _CERT_VARIABLES)
+        context = ssl_context or _ssl_context(
+            *(
+                os.environ.get(name) if httpx_args["trust_env"] else None
+                for name in _CERT_VARIABLES
+            ),
+            http2,
         )
         generated = dintero_aio_api.Client(
             base_url=base_url, headers=headers, httpx_args=httpx_args, verify_ssl=context
@@ -70,18 +104,38 @@ def open_client(
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+def _ssl_context(cert_file: str | None, cert_dir: str | None, http2: bool) -> ssl.SSLContext:
     """The verifying SSL context for these certificate settings, built once per process.
 
     httpx would build one per client: ~25 ms of CPU and ~800 KiB each, which a partner holding
     many instances, or a serverless cold start, pays every time. Sharing is safe: contexts are
-    made to be shared, and nothing here changes one after it is built (no HTTP/2, whose ALPN
-    setting httpcore writes into the context)."""
+    made to be shared, and the only change made to one after it is built is the ALPN list that
+    httpcore writes into it on every connection, which depends on `http2` alone: hence one context
+    per value of `http2`."""
     if cert_file:
         return ssl.create_default_context(cafile=cert_file)
     if cert_dir:
         return ssl.create_default_context(capath=cert_dir)
     return ssl.create_default_context(cafile=certifi.where())
+
+
+class _HeaderBlockMask(logging.Filter):
+    """Hides the header block in hpack's DEBUG record "Encoded header block to %s": it holds the
+    request's Authorization header, Huffman-coded but readable by anyone with hpack. (hpack
+    masks the header in its other records itself: h2 marks Authorization as sensitive.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Encoded header block to %s":
+            record.args = ("<hidden by dintero-aio: it may hold credentials>",)
+        return True
+
+
+@functools.cache
+def _mask_header_blocks() -> None:
+    """Once per process, with the first HTTP/2 instance. The filter is on hpack's own logger, so
+    it masks those records for every HTTP/2 client in the process: a library may not change
+    another's logging lightly, but a debug log must not be a way to read credentials."""
+    logging.getLogger("hpack.hpack").addFilter(_HeaderBlockMask())
 
 
 def _blame(problem: str) -> str:

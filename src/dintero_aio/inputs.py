@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import ssl
 import uuid
 from collections.abc import Sequence
 
@@ -59,6 +60,8 @@ def merchant_account_id(value: object, partner_id: str) -> str:
 def _encodable(name: str, value: str) -> str:
     # Raised after the handler, not chained: UnicodeEncodeError.object is the whole value,
     # which may be a secret.
+    if value.isascii():  # the common case, without encoding a copy
+        return value
     try:
         value.encode()
         return value
@@ -217,3 +220,18 @@ def byte_count(name: str, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     raise InvalidInputError(f"{name} must be a positive whole number of bytes")
+
+
+def flag(name: str, value: object) -> bool:
+    """True or False, nothing else: a truthy "no" must not turn a setting on."""
+    if isinstance(value, bool):
+        return value
+    raise InvalidInputError(f"{name} must be True or False, got {type(value).__name__}")
+
+
+def ssl_context(value: object) -> ssl.SSLContext | None:
+    if value is None or isinstance(value, ssl.SSLContext):
+        return value
+    raise InvalidInputError(
+        f"ssl_context must be an ssl.SSLContext or None, got {type(value).__name__}"
+    )

@@ -27,7 +27,9 @@ class Lifecycle:
 
     def enter(self) -> asyncio.Task[object]:
         """Register a call of the current task; raise if the instance cannot serve it."""
-        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # an awaited coroutine runs in a task
+        loop = task.get_loop()
         if loop is not self._loop:
             if self._loop is not None:
                 raise EventLoopError(
@@ -37,8 +39,6 @@ class Lifecycle:
             self._loop = loop
         if self.closed:
             raise ClientClosedError("this Dintero client is closed (aclose() was called)")
-        task = asyncio.current_task()
-        assert task is not None
         self._calls[task] = self._calls.get(task, 0) + 1
         return task
 

@@ -26,6 +26,7 @@ import attrs
 import httpx
 
 from . import inputs
+from .deadlines import Deadlines
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -121,6 +122,9 @@ class Attempts:
     boundary needs to know about the attempt under way when the call ends."""
 
     deadline: float
+    #: The call's task and event loop.
+    task: asyncio.Task[object]
+    loop: asyncio.AbstractEventLoop
     retries: int = 0
     #: True once an earlier attempt failed in a way that may have been processed by the server.
     maybe_processed_before: bool = False
@@ -128,7 +132,7 @@ class Attempts:
     request: httpx.Request | None = None
 
     def time_left(self) -> float:
-        return self.deadline - asyncio.get_running_loop().time()
+        return self.deadline - self.loop.time()
 
     def in_flight(self) -> bool:
         """Whether the attempt under way may have reached the server: its credentials are on
@@ -141,13 +145,15 @@ async def run(
     state: Attempts,
     *,
     policy: RetryPolicy,
+    deadlines: Deadlines,
     name: str,
     duplicate_risk: str | None,
 ) -> T:
-    """Run `attempt` under `policy`. `duplicate_risk` is None for a call that is safe to repeat,
-    else what a retry after an ambiguous failure could do (it goes into the error message)."""
+    """Run `attempt` under `policy`, all of it by `state.deadline`. `duplicate_risk` is None for
+    a call that is safe to repeat, else what a retry after an ambiguous failure could do (it goes
+    into the error message)."""
     try:
-        async with asyncio.timeout_at(state.deadline):
+        with deadlines.at(state.deadline, state.task, state.loop):
             while True:
                 try:
                     return await attempt(state)

@@ -1,0 +1,50 @@
+"""A first-in, first-out queue in front of httpx's connection pool.
+
+httpcore's pool re-examines every waiting request whenever a connection changes state, so its cost
+grows with the square of the requests waiting: 10,000 concurrent calls over loopback never
+finished (raw httpx included) while the server sat idle. Here API requests wait in arrival order,
+and at most as many are sent at once as the pool has connections, so the pool never builds a
+queue of its own.
+
+A request holds its slot until its response has been read or it failed. Waiting for a slot is
+bounded by the request's `pool` timeout, as waiting inside the pool is, and ends with
+`httpx.PoolTimeout` (the request was never sent, so a retry is safe); it also counts against the
+call's deadline, since it happens inside the call. A request cancelled while it waits takes no
+slot. Token requests do not queue (`calls.Caller.call`): a request that holds a slot may be
+waiting for a token, and the token's request must not wait behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+
+class Queue:
+    def __init__(self, size: int) -> None:
+        self._slots = asyncio.Semaphore(size)  # FIFO: a newcomer never overtakes a waiter
+
+    async def send(
+        self, http: httpx.AsyncClient, request: httpx.Request, auth: httpx.Auth | None
+    ) -> httpx.Response:
+        """`http.send(request)` once a slot is free."""
+        if self._slots.locked():
+            await self._wait(request)
+        else:
+            await self._slots.acquire()  # a slot is free: returns at once
+        try:
+            return await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
+        finally:
+            self._slots.release()
+
+    async def _wait(self, request: httpx.Request) -> None:
+        limit = request.extensions["timeout"]["pool"]
+        try:
+            async with asyncio.timeout(limit):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(
+                f"no connection became free within the pool timeout of {limit}s",
+                request=request,
+            ) from None
