@@ -333,8 +333,9 @@ def sizes_line(z: Sizes, pass_ms: float, reused_venv: bool) -> str:
         f"5: {z.partner_accounts:,} merchant accounts, {z.partner_blocks} blocks of "
         f"{z.partner_calls} list calls per side; 6: {z.memory_blocks} blocks per side of "
         f"{c1:,} / {c100:,} / {cmany:,} calls at concurrency 1 / 100 / {cmany:,}, loopback runs "
-        f"of {z.loopback_many:,} calls bounded in time (all at once: lists "
-        f"{limits['sdk-list']:.0f} s, creates {limits['sdk-create']:.0f} s; concurrency 100: "
+        f"of {z.loopback_many:,} calls bounded in time (all at once: SDK lists "
+        f"{limits['sdk-list']:.0f} s, raw lists {limits['raw-list']:.0f} s, creates "
+        f"{limits['sdk-create']:.0f} s; concurrency 100: "
         f"{concurrency.LIMIT_C100:.0f} s; half that in a quick run); "
         f"{http2.sizes(*(http2.FULL if z is FULL else http2.QUICK))}."
     )
