@@ -74,7 +74,7 @@ class Caller:
         init=False, default=attrs.Factory(lambda self: self.timeout.as_dict(), takes_self=True)
     )
 
-    async def call(
+    def call(
         self,
         operation: Operation,
         returns: type[T],
@@ -85,87 +85,26 @@ class Caller:
         check: Callable[[Any], str | None] | None = None,
         queued: bool = True,
         **kwargs: Any,
-    ) -> T:
-        """Send `operation(*args, **kwargs)` and return its checked 2xx model.
+    ) -> Awaitable[T]:
+        """Send `operation(*args, **kwargs)`; await the result for its checked 2xx model.
 
         `duplicate_risk`: see `retry.run`. `gone_means_done`: a 404 after an earlier attempt that
         may have been processed means that attempt succeeded (delete); the result is then None.
         `auth` overrides the token flow (Get Token uses HTTP Basic). `check` is an extra check of
         the model (see `responses.parse`). `queued=False`: skip the queue (token requests).
         """
-        request = operation._get_kwargs(*args, **kwargs)
-        method, url, name = _target(self.base_url, request.pop("method"), request.pop("url"))
-        headers = self.headers
-        flow = auth or self.auth or self.http.auth
-        queue = self.queue if queued else None
-        extra = request.pop("headers", None)  # the operation's header parameters, if any
-        if extra:
-            headers = httpx.Headers(headers)
-            headers.update(extra)
-
-        async def attempt(state: Attempts) -> Any:
-            error: DinteroError
-            left = state.time_left()
-            timeout = self.timeout if left >= self.longest else _cut(self.timeout, left)
-            # The request is built here, not by `self.http.build_request`, which would copy,
-            # merge and re-encode the client's headers and cookies for every request: a tenth of
-            # a call. Its headers are the same (tests/test_requests.py); no cookies are kept.
-            sent = httpx.Request(
-                method,
-                url,
-                headers=headers,
-                extensions={
-                    "timeout": self.timeouts if timeout is self.timeout else timeout.as_dict()
-                },
-                **request,
-            )
-            state.request = sent
-            try:
-                if queue is None:
-                    response = await self.http.send(sent, auth=flow)
-                else:
-                    response = await queue.send(self.http, sent, flow)
-            except httpx.TimeoutException as exc:
-                raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
-            except httpx.LocalProtocolError:
-                # Its message quotes the offending header, which may be a credential: no text,
-                # no chain. (A token that could cause it is refused when it is fetched.)
-                error = APIConnectionError(f"{name}: the request could not be sent")
-            except httpx.RequestError as exc:
-                raise retry.classify(_wrap(APIConnectionError, name, exc)) from exc
-            except bodies.Rejected as rejected:
-                error = rejected.error()
-            else:
-                state.request = None
-                if not response.is_success:
-                    status = responses.status_error(response)
-                    if gone_means_done and _gone(status, state):
-                        return None
-                    raise retry.classify(status, responses.retry_after(response))
-                try:
-                    return responses.parse(operation, response, returns, self.generated, check)
-                except MalformedResponseError as malformed:
-                    error = malformed
-            if isinstance(error, MalformedResponseError) and duplicate_risk:
-                error.mark_outcome_unknown(
-                    "Dintero accepted the request, but its answer could not be read; "
-                    f"{duplicate_risk}."
-                )
-            if isinstance(error, APIConnectionError):
-                raise retry.classify(error)
-            raise error
-
-        def run(state: Attempts) -> Awaitable[T]:  # a plain function: one coroutine fewer
-            return retry.run(
-                attempt,
-                state,
-                policy=self.policy,
-                deadlines=self.deadlines,
-                name=name,
-                duplicate_risk=duplicate_risk,
-            )
-
-        return await self.guard(name, run, duplicate_risk=duplicate_risk)
+        call = _Call(
+            self,
+            operation,
+            operation._get_kwargs(*args, **kwargs),
+            returns,
+            auth=auth,
+            queued=queued,
+            duplicate_risk=duplicate_risk,
+            gone_means_done=gone_means_done,
+            check=check,
+        )
+        return self.guard(call.name, call.run, duplicate_risk=duplicate_risk)
 
     async def guard(
         self,
@@ -197,6 +136,126 @@ class Caller:
             self.lifecycle.leave(task)
         # Raised here, outside the handlers, so that the exception caught above (whose text or
         # request may hold a credential) is not chained to it as __context__.
+        raise error
+
+
+class _Call:
+    """One call: the request each attempt sends and how its answer is read.
+
+    An object rather than closures in `Caller.call`: with many calls under way, every closure
+    cell is one more object for the garbage collector to visit again and again."""
+
+    __slots__ = (
+        "caller",
+        "check",
+        "duplicate_risk",
+        "flow",
+        "gone_means_done",
+        "headers",
+        "method",
+        "name",
+        "operation",
+        "queue",
+        "request",
+        "returns",
+        "url",
+    )
+
+    def __init__(
+        self,
+        caller: Caller,
+        operation: Operation,
+        request: dict[str, Any],
+        returns: Any,
+        *,
+        auth: httpx.Auth | None,
+        queued: bool,
+        duplicate_risk: str | None,
+        gone_means_done: bool,
+        check: Callable[[Any], str | None] | None,
+    ) -> None:
+        self.caller = caller
+        self.operation = operation
+        self.returns = returns
+        self.duplicate_risk = duplicate_risk
+        self.gone_means_done = gone_means_done
+        self.check = check
+        self.method, self.url, self.name = _target(
+            caller.base_url, request.pop("method"), request.pop("url")
+        )
+        self.headers = caller.headers
+        extra = request.pop("headers", None)  # the operation's header parameters, if any
+        if extra:
+            self.headers = httpx.Headers(self.headers)
+            self.headers.update(extra)
+        self.request = request  # what is left: the body, the query parameters
+        self.flow = auth or caller.auth or caller.http.auth
+        self.queue = caller.queue if queued else None
+
+    def run(self, state: Attempts) -> Awaitable[Any]:
+        caller = self.caller
+        return retry.run(
+            self.attempt,
+            state,
+            policy=caller.policy,
+            deadlines=caller.deadlines,
+            name=self.name,
+            duplicate_risk=self.duplicate_risk,
+        )
+
+    async def attempt(self, state: Attempts) -> Any:
+        caller, name = self.caller, self.name
+        error: DinteroError
+        left = state.time_left()
+        timeout = caller.timeout if left >= caller.longest else _cut(caller.timeout, left)
+        # The request is built here, not by `http.build_request`, which would copy, merge and
+        # re-encode the client's headers and cookies for every request: a tenth of a call. Its
+        # headers are the same (tests/test_requests.py); no cookies are kept.
+        sent = httpx.Request(
+            self.method,
+            self.url,
+            headers=self.headers,
+            extensions={
+                "timeout": caller.timeouts if timeout is caller.timeout else timeout.as_dict()
+            },
+            **self.request,
+        )
+        state.request = sent
+        try:
+            if self.queue is None:
+                response = await caller.http.send(sent, auth=self.flow)
+            else:
+                response = await self.queue.send(caller.http, sent, self.flow)
+        except httpx.TimeoutException as exc:
+            raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
+        except httpx.LocalProtocolError:
+            # Its message quotes the offending header, which may be a credential: no text, no
+            # chain. (A token that could cause it is refused when it is fetched.)
+            error = APIConnectionError(f"{name}: the request could not be sent")
+        except httpx.RequestError as exc:
+            raise retry.classify(_wrap(APIConnectionError, name, exc)) from exc
+        except bodies.Rejected as rejected:
+            error = rejected.error()
+        else:
+            state.request = None
+            if not response.is_success:
+                status = responses.status_error(response)
+                if self.gone_means_done and _gone(status, state):
+                    return None
+                raise retry.classify(status, responses.retry_after(response))
+            try:
+                return responses.parse(
+                    self.operation, response, self.returns, caller.generated, self.check
+                )
+            except MalformedResponseError as malformed:
+                error = malformed
+        if isinstance(error, MalformedResponseError) and self.duplicate_risk:
+            error.mark_outcome_unknown(
+                "Dintero accepted the request, but its answer could not be read; "
+                f"{self.duplicate_risk}."
+            )
+        if isinstance(error, APIConnectionError):
+            raise retry.classify(error)
         raise error
 
 

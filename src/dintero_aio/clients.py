@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar, overload
 
 import attrs
@@ -118,8 +118,8 @@ class Clients:
             "create client with grants", lambda _: self._create_with_grants(body, specs)
         )
 
-    async def _create(self, body: ClientCreate) -> ClientWithSecret:
-        return await self._caller.call(
+    def _create(self, body: ClientCreate) -> Awaitable[ClientWithSecret]:
+        return self._caller.call(
             aid_auth_clients_post,
             ClientWithSecret,
             self._account_id,
