@@ -1,7 +1,9 @@
 """Many concurrent calls: in memory and over loopback.
 
-In memory: SDK `clients.create` vs raw (b) (pre-parsed absolute URL, `.json()`, overhead.py) at
-concurrency 1, 100 and 10,000, calls per second per block, blocks interleaved A B B A. The mock
+In memory: SDK `clients.create` vs raw (b) (pre-parsed absolute URL, `.json()`) and raw (a)
+(base_url + relative URL), as in overhead.py, at concurrency 1, 100 and 10,000, calls per second
+per block, blocks interleaved A B C C B A; and, counted by callgrind, instructions per call of the
+SDK and raw (b) at concurrency 1 and 10,000 (`--marks`, see `_marked`). The mock
 transport yields to the event loop once per answer (`await asyncio.sleep(0)`), as real I/O does:
 without that no call ever suspends and "10,000 concurrent" calls would run one after another.
 Concurrency 1 is a plain loop; 100 is 100 workers sharing the block's calls; 10,000 is one task
@@ -11,12 +13,12 @@ Over loopback: for each run a fresh emulator process (serve_emulator.py) holding
 fresh client process (`python bench/concurrency.py KIND CALLS CONCURRENCY`): 10,000
 `clients.list()` with 100 workers, then the same 10,000 all at once, for the SDK and for raw (b)
 (token fetched first, `get` on a pre-parsed URL with a bearer header, `timeout=30.0` as the
-SDK's default); then 10,000 SDK creates,
-100 workers and all at once. Both clients have a pool of at most 100 connections, warmed by 200
-calls first; the SDK queues its requests in front of it (first in, first out, at most 100 sent at
-once: src/dintero_aio/queueing.py), raw httpx leaves them all to httpcore's pool. Every run is bounded in time (LIMITS): one that does not
-finish stops there and is reported with how many calls had completed; a call that raised is
-counted by exception type, never retried by the benchmark.
+SDK's default); then 10,000 SDK creates, 100 workers and all at once. Both clients have a pool
+of at most 100 connections, warmed by 200 calls first; the SDK queues its requests in front of it
+(first in, first out, at most 100 sent at once: src/dintero_aio/queueing.py), raw httpx leaves
+them all to httpcore's pool. Every run is bounded in time (LIMITS): one that does not finish
+stops there and is reported with how many calls had completed; a call that raised is counted by
+exception type, never retried by the benchmark.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from typing import Any
 
 import httpx
 from common import CREATE_ARGS, PYTHON, Blocks, ServedEmulator, emulator_process, rounds
+from instructions import mark
 from overhead import make_side, mock_transport
 
 from dintero_aio import Dintero
 
-MEMORY_SIDES = ("sdk", "raw-abs")
+MEMORY_SIDES = ("sdk", "raw-abs", "raw-rel")
+MARKED_SIDES = ("sdk", "raw-abs")  # callgrind: instructions per call at 1 and 10,000
+MARKED = {1: 200, 10_000: 1_700}  # concurrency: N (see _marked)
 LEVELS = (1, 100, 10_000)
 # Seconds per loopback run: the SDK's runs get a minute each (at concurrency 100 its 10,000 calls
 # take 25-30 s here); raw httpx all at once gets 20 s to keep `make bench` short: without a queue
@@ -265,7 +270,32 @@ def _create_with(http: httpx.Client, server: ServedEmulator, name: str) -> None:
     ).raise_for_status()
 
 
+async def _marked(side: str, level: int, n: int) -> dict[str, int]:
+    """Warm-up, mark, N calls, mark, 6N calls, mark (instructions.py), at concurrency `level`
+    (each batch all at once if it is smaller): at 10,000 with N = 1,700 the first batch has
+    1,700 calls under way and the second 10,000, so (I3 - I2) / 5N is what a call costs with
+    thousands under way, the garbage collector's visits to them included."""
+    seen = Counter[str]()
+    call, closer = make_side(side, mock_transport(seen, suspend=True))
+    await _drive(call, 200, 100)
+    gc.collect()
+    for batch in (n, 6 * n):
+        mark()
+        await _drive(call, batch, min(level, batch))
+    mark()
+    await closer.aclose()
+    return {"responses": seen["create"]}
+
+
+def marked_expected(n: int) -> int:
+    return 200 + 7 * n
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--marks":
+        marked = asyncio.run(_marked(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+        print(json.dumps(marked), flush=True)
+        sys.exit(0)
     result = asyncio.run(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
     print(json.dumps(result), flush=True)
     os._exit(0)  # no cleanup: see _bounded

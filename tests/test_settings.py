@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import ssl
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -129,3 +130,17 @@ def test_instances_share_one_ssl_context_per_certificate_setting(
     third = Dintero(**CREDENTIALS)
     assert _ssl_context(third) is not _ssl_context(first)
     assert _ssl_context(Dintero(**CREDENTIALS)) is _ssl_context(third)
+
+
+def test_an_ssl_context_of_ones_own_is_the_one_used() -> None:
+    own = ssl.create_default_context()
+    assert _ssl_context(Dintero(**CREDENTIALS, ssl_context=own)) is own
+    assert _ssl_context(Dintero(**CREDENTIALS)) is not own
+
+
+def test_idle_connections_are_dropped_before_common_servers_drop_them() -> None:
+    """uvicorn and Node.js close an idle connection after 5 s (httpx's own default is 5 s too):
+    a create sent on a connection the server is closing fails, and cannot be retried."""
+    pool = Dintero(**CREDENTIALS)._caller.http._transport._pool  # type: ignore[attr-defined]
+    assert pool._keepalive_expiry < 5.0
+    assert pool._max_connections == 100
