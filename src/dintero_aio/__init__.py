@@ -6,12 +6,10 @@ async with Dintero.from_env() as dintero:
     )
 """
 
-from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
-from dintero_aio_api.types import UNSET, Unset
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .client import Dintero, Settings
-from .clients import ClientWithGrants
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,9 +29,44 @@ from .errors import (
     ResponseTooLargeError,
     UnexpectedError,
 )
-from .grants import GrantSpec
-from .partners import MerchantAccount
-from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
+    from dintero_aio_api.types import UNSET, Unset
+
+    from .clients import ClientWithGrants
+    from .grants import GrantSpec
+    from .partners import MerchantAccount
+    from .retry import RetryPolicy
+
+#: Names imported on first use (PEP 562), with the modules they come from: they load asyncio,
+#: attrs or the generated client, which `import dintero_aio` does not (see client.py).
+_LAZY = {
+    **dict.fromkeys(
+        ("ClientInfo", "ClientWithSecret", "Grant", "GrantOidc", "GrantType"),
+        "dintero_aio_api.models",
+    ),
+    **dict.fromkeys(("UNSET", "Unset"), "dintero_aio_api.types"),
+    "ClientWithGrants": "dintero_aio.clients",
+    "GrantSpec": "dintero_aio.grants",
+    "MerchantAccount": "dintero_aio.partners",
+    "RetryPolicy": "dintero_aio.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "UNSET",

@@ -51,7 +51,7 @@ from .errors import (
     PermissionDeniedError,
 )
 from .grants import GrantSpec
-from .inputs import GRANT_TYPES, is_loopback
+from .inputs import grant_types, is_loopback
 from .partners import MerchantAccount
 
 #: Exit statuses, one per class of failure.
@@ -198,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SCOPE",
         help="a scope its tokens carry, e.g. admin:accounts; repeatable",
     )
-    grant.add_argument("--type", dest="grant_type", choices=GRANT_TYPES, default="any")
+    grant.add_argument("--type", dest="grant_type", choices=grant_types(), default="any")
     sub(grants, "delete", "delete a grant").add_argument("id", help="the grant's id")
     return parser
 

@@ -5,25 +5,23 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from typing import Any, Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
-import attrs
 import httpx
 
-from . import connection, inputs
+from . import inputs
 from ._version import __version__
-from .auth import TokenAuth, TokenCache, request_exchange_token, request_token
 from .bodies import DEFAULT_MAX_RESPONSE_BYTES
-from .calls import Caller
-from .clients import Clients
-from .deadlines import Deadlines
 from .errors import ClientClosedError, InvalidInputError
-from .grants import Grants
-from .lifecycle import Lifecycle
-from .partners import MerchantAccount
-from .queueing import Queue
-from .retry import RetryPolicy
-from .retry import policy as _policy
+
+# The machinery is imported when the first instance is made, not with `import dintero_aio`:
+# asyncio, attrs and the generated client were nearly half of that import's time (issue 12), and
+# a process that imports the package for its names (a CLI's --help, a test collection) never
+# needs them.
+if TYPE_CHECKING:
+    from .auth import TokenCache
+    from .partners import MerchantAccount
+    from .retry import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.dintero.com/v1"
 _HEADERS = {
@@ -117,6 +115,16 @@ class Dintero:
         http2: bool = False,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        from . import connection
+        from .auth import TokenAuth, TokenCache, request_token
+        from .calls import Caller
+        from .clients import Clients
+        from .deadlines import Deadlines
+        from .grants import Grants
+        from .lifecycle import Lifecycle
+        from .queueing import Queue
+        from .retry import policy as _policy
+
         self.account_id = inputs.account_id(account_id)
         self.client_id = inputs.text("client_id", client_id)
         credentials = httpx.BasicAuth(client_id, inputs.text("client_secret", client_secret))
@@ -179,6 +187,12 @@ class Dintero:
     ) -> Self:
         """A view with another retry policy and/or timeout, sharing this instance's connection
         pool and token cache (closing either closes both)."""
+        import attrs
+
+        from .clients import Clients
+        from .grants import Grants
+        from .retry import policy as _policy
+
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view._caller = attrs.evolve(
@@ -202,6 +216,9 @@ class Dintero:
         not one of the partner's merchants fails its first call (PermissionDeniedError).
         Views are kept for the instance's lifetime: about 1.6 KB each, token included.
         """
+        from .auth import TokenCache, request_exchange_token
+        from .partners import MerchantAccount
+
         account_id = inputs.merchant_account_id(account_id, self.account_id)
         merchant = self._merchants.get(account_id)
         if merchant is None:

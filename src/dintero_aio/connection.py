@@ -22,7 +22,6 @@ import os
 import ssl
 from typing import Any
 
-import certifi
 import dintero_aio_api
 import httpx
 
@@ -112,6 +111,8 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None, http2: bool) -> ss
     made to be shared, and the only change made to one after it is built is the ALPN list that
     httpcore writes into it on every connection, which depends on `http2` alone: hence one context
     per value of `http2`."""
+    import certifi  # here, not at the top: only the first instance needs it
+
     if cert_file:
         return ssl.create_default_context(cafile=cert_file)
     if cert_dir:

@@ -6,26 +6,36 @@ through `os.environ`) cannot be encoded, and httpx would raise `UnicodeEncodeErr
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
 import ssl
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import httpx
-from dintero_aio_api.models import ClientInfo, ClientWithSecret, GrantType
 
 from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from dintero_aio_api.models import GrantType
 
 # Dintero's pattern for `oid`, ^[PT]{1}(?=(?:.{3}|.{8})$)[0-9]*$, without the lookahead.
 _ACCOUNT_ID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
 #: A merchant account (sub-account) in an exchange: always 8 digits.
 _MERCHANT_ID = re.compile(r"[PT][0-9]{8}")
-#: Dintero's grant types (`Grant.type`).
-GRANT_TYPES = tuple(kind.value for kind in GrantType)
 #: Longer than any real timeout; keeps every deadline a finite float.
 _MAX_SECONDS = 7 * 24 * 3600.0
+
+
+@functools.cache
+def grant_types() -> tuple[str, ...]:
+    """Dintero's grant types (`Grant.type`), read from the generated enum on first use."""
+    from dintero_aio_api.models import GrantType
+
+    return tuple(kind.value for kind in GrantType)
 
 
 def _shown(value: object) -> str:
@@ -112,6 +122,8 @@ def granted_client(value: object) -> str:
 
     Dintero's partner guide: "use the id from the previous step as the client_id value"; the
     client's own `client_id` string is a different thing, and the usual mistake."""
+    from dintero_aio_api.models import ClientInfo, ClientWithSecret
+
     if isinstance(value, (ClientInfo, ClientWithSecret)):
         return str(value.id)
     try:
@@ -144,9 +156,11 @@ def scopes(value: object) -> list[str]:
 
 def grant_type(value: object) -> GrantType:
     """A grant's `type`: a `GrantType` or its value."""
-    if isinstance(value, str) and value in GRANT_TYPES:
+    from dintero_aio_api.models import GrantType
+
+    if isinstance(value, str) and value in grant_types():
         return GrantType(value)
-    raise InvalidInputError(f"type must be one of {', '.join(GRANT_TYPES)}; got {_shown(value)}")
+    raise InvalidInputError(f"type must be one of {', '.join(grant_types())}; got {_shown(value)}")
 
 
 def base_url(value: object, *, insecure_ok: bool = False) -> str:
