@@ -39,7 +39,21 @@ from overhead import worker_rss
 PROJECT = BENCH_DIR.parent
 VENV_DIR = Path(tempfile.gettempdir()) / "dintero-bench-venv"  # reused between runs
 
-IMPORTS = {"pass": "pass", "httpx": "import httpx", "dintero_aio": "import dintero_aio"}
+_DINTERO = "dintero_aio.Dintero(account_id='T12345678', client_id='c', client_secret='s')"
+IMPORTS = {
+    "pass": "pass",
+    "httpx": "import httpx",
+    "dintero_aio": "import dintero_aio",
+    # The same import, as a user writes it: the lazy re-exports of __init__ must not flatter.
+    "from dintero_aio": "from dintero_aio import Dintero",
+    # An asyncio app has asyncio loaded before either: what each import adds on top of it.
+    "asyncio": "import asyncio",
+    "asyncio+httpx": "import asyncio, httpx",
+    "asyncio+dintero_aio": "import asyncio, dintero_aio",
+    # A cold start: the import and the first client (the SDK builds its machinery there).
+    "httpx+client": "import httpx; httpx.AsyncClient()",
+    "dintero_aio+client": f"import dintero_aio; {_DINTERO}",
+}
 
 
 def _run(*args: str | Path) -> None:
