@@ -61,9 +61,11 @@ class Caller:
     #: The queue in front of the connection pool (queueing.py); None with the user's transport.
     queue: Queue | None = None
     #: Every request's headers but its body's and credentials', Host included: what httpx's
-    #: `build_request` would merge and normalize again for every request (see `call`).
+    #: `build_request` would merge and normalize again for every request (see `_Call`). Built
+    #: once and shared by every view (`attrs.evolve` passes it on): a partner has one per
+    #: merchant account.
     headers: httpx.Headers = attrs.field(
-        init=False, default=attrs.Factory(lambda self: _headers(self.http), takes_self=True)
+        default=attrs.Factory(lambda self: _headers(self.http), takes_self=True), kw_only=True
     )
     #: The longest phase of `timeout`: a deadline further away than this cuts no phase.
     longest: float = attrs.field(
