@@ -3,13 +3,14 @@ emulator in a separate process, and the result table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,37 @@ class ServedEmulator:
         return f"ServedEmulator({self.base_url!r})"
 
 
+def served_by(proc: subprocess.Popen[str]) -> ServedEmulator:
+    """Where an emulator process serves, read from the lines it prints at start (`key: value`,
+    the audience last); never echoed, since they show the test credentials."""
+    fields: dict[str, str] = {}
+    assert proc.stdout is not None
+    while "audience" not in fields:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the emulator exited early (status {proc.wait()})")
+        key, _, value = line.strip().partition(": ")
+        fields[key] = value
+    return ServedEmulator(
+        fields["base_url"], fields["account_id"], fields["client_id"], fields["client_secret"]
+    )
+
+
+async def drive(call: Callable[[], Awaitable[bool]], calls: int, concurrency: int) -> int:
+    """`calls` calls by `concurrency` workers; the number that succeeded."""
+    ok = 0
+
+    async def worker(share: int) -> None:
+        nonlocal ok
+        for _ in range(share):
+            succeeded = await call()  # not `ok += await call()`: that reads `ok` before awaiting
+            ok += succeeded
+
+    shares = [calls // concurrency + (i < calls % concurrency) for i in range(concurrency)]
+    await asyncio.gather(*(worker(share) for share in shares))
+    return ok
+
+
 @contextmanager
 def emulator_process() -> Iterator[ServedEmulator]:
     """`python -m dintero_aio.testing serve` in its own process (through serve_emulator.py: the
@@ -125,17 +157,7 @@ def emulator_process() -> Iterator[ServedEmulator]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        fields: dict[str, str] = {}
-        assert proc.stdout is not None
-        while "audience" not in fields:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the emulator exited early (status {proc.wait()})")
-            key, _, value = line.strip().partition(": ")
-            fields[key] = value
-        yield ServedEmulator(
-            fields["base_url"], fields["account_id"], fields["client_id"], fields["client_secret"]
-        )
+        yield served_by(proc)
     finally:
         proc.terminate()
         try:

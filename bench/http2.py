@@ -46,7 +46,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import PYTHON, Blocks, Row, ServedEmulator, markdown_table, paired_ratio, rounds
+from common import (
+    PYTHON,
+    Blocks,
+    Row,
+    ServedEmulator,
+    drive,
+    markdown_table,
+    paired_ratio,
+    rounds,
+    served_by,
+)
 
 from dintero_aio import Dintero
 
@@ -143,21 +153,7 @@ def tls_emulator_process() -> Iterator[TLSEmulator]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            fields: dict[str, str] = {}
-            assert proc.stdout is not None
-            while "audience" not in fields:
-                line = proc.stdout.readline()
-                if not line:
-                    raise RuntimeError(f"the TLS emulator exited early (status {proc.wait()})")
-                key, _, value = line.strip().partition(": ")
-                fields[key] = value
-            served = ServedEmulator(
-                fields["base_url"],
-                fields["account_id"],
-                fields["client_id"],
-                fields["client_secret"],
-            )
-            yield TLSEmulator(served, ca.cert_pem.bytes().decode())
+            yield TLSEmulator(served_by(proc), ca.cert_pem.bytes().decode())
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -183,21 +179,6 @@ class Result:
     requests: dict[str, int]  # what the server received, per side (checked: what it sent)
     blocks: int
     calls: dict[int, int]
-
-
-async def _drive(call: Callable[[], Awaitable[bool]], calls: int, concurrency: int) -> int:
-    """`calls` calls by `concurrency` workers; the number that succeeded."""
-    ok = 0
-
-    async def worker(share: int) -> None:
-        nonlocal ok
-        for _ in range(share):
-            succeeded = await call()  # not `ok += await call()`: that reads `ok` before awaiting
-            ok += succeeded
-
-    shares = [calls // concurrency + (i < calls % concurrency) for i in range(concurrency)]
-    await asyncio.gather(*(worker(share) for share in shares))
-    return ok
 
 
 def _open(server: TLSEmulator, http2: bool) -> Dintero:
@@ -246,7 +227,7 @@ async def _run(server: TLSEmulator, blocks: int, calls: dict[int, int]) -> Resul
         opened = (await _seen(server))["connections"]
         for level in LEVELS:
             for side in SIDES:
-                ok = await _drive(call[side], WARMUP, level)
+                ok = await drive(call[side], WARMUP, level)
                 sent[side] += ok
                 if ok != WARMUP:
                     raise RuntimeError(f"http2 {side} warm-up: {ok} of {WARMUP} lists ok")
@@ -255,7 +236,7 @@ async def _run(server: TLSEmulator, blocks: int, calls: dict[int, int]) -> Resul
             for side in rounds(SIDES, blocks):
                 n = calls[level]
                 start, start_cpu = time.perf_counter(), time.process_time()
-                ok = await _drive(call[side], n, level)
+                ok = await drive(call[side], n, level)
                 elapsed, used = time.perf_counter() - start, time.process_time() - start_cpu
                 if ok != n:
                     raise RuntimeError(f"http2 {side} c{level}: only {ok} of {n} lists ok")

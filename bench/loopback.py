@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from common import CREATE_ARGS, Blocks, ServedEmulator, emulator_process, rounds
+from common import CREATE_ARGS, Blocks, ServedEmulator, drive, emulator_process, rounds
 
 from dintero_aio import Dintero
 
@@ -22,17 +22,7 @@ CONCURRENCY = 50
 
 async def _burst(call: Callable[[], Awaitable[bool]], calls: int) -> int:
     """`calls` calls by CONCURRENCY workers; the number that succeeded."""
-    ok = 0
-
-    async def worker(share: int) -> None:
-        nonlocal ok
-        for _ in range(share):
-            succeeded = await call()  # not `ok += await call()`: that reads `ok` before awaiting
-            ok += succeeded
-
-    shares = [calls // CONCURRENCY + (i < calls % CONCURRENCY) for i in range(CONCURRENCY)]
-    await asyncio.gather(*(worker(share) for share in shares))
-    return ok
+    return await drive(call, calls, CONCURRENCY)
 
 
 async def _clients(server: ServedEmulator) -> tuple[Dintero, httpx.AsyncClient]:

@@ -71,7 +71,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    20, 300, 4, 1000, 1000, 40, 15, 10_000, 3, 60, 3, 1000, 20, 300, 2, (1000, 2000, 10_000), 10_000
+    20, 300, 4, 1000, 1000, 40, 15, 10_000, 3, 60, 3, 1000, 20, 300, 4, (1000, 2000, 10_000), 10_000
 )
 QUICK = Sizes(
     6, 100, 2, 300, 200, 8, 5, 2_000, 1, None, 0, 1000, 6, 100, 1, (300, 1000, 2000), 1000
@@ -214,21 +214,28 @@ def marked_concurrency_rows(
     return rows
 
 
-def _run_cell(run: concurrency.Run) -> str:
-    failed = "".join(f"; {n:,} raised {name}" for name, n in run.failed.items())
-    if run.finished:
-        return f"{_f(run.per_second)}/s ({run.seconds:.1f} s)"
-    if run.done + sum(run.failed.values()) == run.calls:
-        return f"ended in {run.seconds:.1f} s: {run.done:,}/{run.calls:,} ok{failed}"
-    return f"NOT FINISHED in {run.seconds:.0f} s: {run.done:,}/{run.calls:,} ok{failed}"
+def _run_cell(runs: list[concurrency.Run]) -> str:
+    """Calls per second over all of `runs` (total calls / total time), or what went wrong."""
+    for run in runs:
+        if not run.finished:
+            failed = "".join(f"; {n:,} raised {name}" for name, n in run.failed.items())
+            if run.done + sum(run.failed.values()) == run.calls:
+                return f"ended in {run.seconds:.1f} s: {run.done:,}/{run.calls:,} ok{failed}"
+            return f"NOT FINISHED in {run.seconds:.0f} s: {run.done:,}/{run.calls:,} ok{failed}"
+    each = ", ".join(f"{run.seconds:.1f}" for run in runs)
+    return f"{_f(_per_second(runs))}/s ({len(runs)} run{'s' * (len(runs) > 1)}: {each} s)"
 
 
-def loopback_concurrency_rows(runs: dict[str, concurrency.Run], calls: int) -> list[Row]:
+def _per_second(runs: list[concurrency.Run]) -> float:
+    return sum(run.done for run in runs) / sum(run.seconds for run in runs)
+
+
+def loopback_concurrency_rows(runs: dict[str, list[concurrency.Run]], calls: int) -> list[Row]:
     rows = []
     for kind, who in (("sdk-list", "SDK"), ("raw-list", "raw (b)"), ("sdk-create", "SDK")):
         many, few = runs[f"{kind} c{calls}"], runs[f"{kind} c100"]
-        ok = many.finished and few.finished
-        ratio = many.per_second / few.per_second if ok else 0.0
+        ok = all(run.finished for run in (*many, *few))
+        ratio = _per_second(many) / _per_second(few) if ok else 0.0
         goal = kind != "raw-list"
         rows.append(
             Row(

@@ -43,6 +43,8 @@ MODULES = [
     "auth",
     "inputs",
     "client",
+    "deadlines",
+    "queueing",
 ]
 
 #: The `[tool.mutmut]` table. forkserver: with the default fork mode every worker inherits the
@@ -64,6 +66,8 @@ only_mutate = [
     "src/dintero_aio/auth.py",
     "src/dintero_aio/inputs.py",
     "src/dintero_aio/client.py",
+    "src/dintero_aio/deadlines.py",
+    "src/dintero_aio/queueing.py",
 ]
 also_copy = [
     "generated/", "openapi.yaml", "generator-config.yaml", "templates/", "examples/", "README.md",
