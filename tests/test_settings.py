@@ -144,3 +144,10 @@ def test_idle_connections_are_dropped_before_common_servers_drop_them() -> None:
     pool = Dintero(**CREDENTIALS)._caller.http._transport._pool  # type: ignore[attr-defined]
     assert pool._keepalive_expiry < 5.0
     assert pool._max_connections == 100
+
+
+@pytest.mark.parametrize("value", ["yes", "no", 1, None])
+def test_allow_insecure_http_must_be_a_bool(value: object) -> None:
+    """A truthy "no" once turned it on silently (or a "yes" off): now neither is accepted."""
+    with pytest.raises(InvalidInputError, match="allow_insecure_http must be True or False"):
+        Dintero(**CREDENTIALS, base_url="http://10.0.0.5/v1", allow_insecure_http=value)
