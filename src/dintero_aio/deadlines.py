@@ -37,7 +37,7 @@ class Deadlines:
         return Deadline(self, when, task, loop)
 
     def _expire(self, slot: int) -> None:
-        for deadline in self._slots.pop(slot, ()):
+        for deadline in self._slots.pop(slot):  # one timer per slot: it is there
             deadline.expired = True
             deadline.task.cancel()
 
