@@ -92,4 +92,7 @@ async def test_an_operation_with_header_parameters_adds_them_to_the_request(
     await caller.call(WithHeader, list[Any])
     sent = httpx_mock.get_requests(method="GET")[-1]
     assert sent.headers["x-trace"] == "abc"
+    assert lines(sent)[: len(caller.headers)] == [
+        (k.lower(), v) for k, v in caller.headers.multi_items()
+    ]  # added to the client's headers, not instead of them
     assert "x-trace" not in caller.headers  # the shared headers were copied, not changed
