@@ -212,3 +212,22 @@ async def test_an_unknown_outcome_says_why(
     with pytest.raises(APITimeoutError) as timed_out:
         await dintero.with_options(retry=RetryPolicy(total_timeout=0.1)).clients.create()
     assert "The outcome is unknown: a request may have been in flight; " in str(timed_out.value)
+
+
+async def test_an_unbounded_phase_is_cut_to_the_deadline_even_when_the_others_are_short(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
+) -> None:
+    seen: list[dict[str, float | None]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return httpx.Response(200, json=[])
+
+    httpx_mock.add_callback(record, method="GET", url=CLIENTS_URL, is_reusable=True)
+    policy = RetryPolicy(max_retries=0, total_timeout=5)
+    await make_dintero(retry=policy, timeout=httpx.Timeout(1.0, connect=None)).clients.list()
+
+    (phases,) = seen
+    assert phases["read"] == phases["write"] == phases["pool"] == 1.0
+    assert phases["connect"] is not None
+    assert 4.0 < phases["connect"] <= 5.0
