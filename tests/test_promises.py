@@ -25,6 +25,7 @@ import pytest
 from pytest_httpx import HTTPXMock, IteratorStream
 
 from dintero_aio import (
+    APIConnectionError,
     APITimeoutError,
     BadRequestError,
     ClientClosedError,
@@ -633,3 +634,25 @@ async def test_an_unusual_5xx_on_create_leaves_the_outcome_unknown(
         await dintero.clients.create()
     assert info.value.outcome_unknown
     assert len(httpx_mock.get_requests(url=CLIENTS_URL)) == 1
+
+
+async def test_a_protocol_error_quoting_the_servers_bytes_keeps_no_secret(
+    make_dintero: Callable[..., Dintero],
+) -> None:
+    """Found by `make reliability`: a 429 whose Content-Length was short left the rest of its
+    body, a client secret in it, on the connection; the retry read it as the next status line,
+    and h11's message quoted it."""
+    leaked = b'{"client_secret": "' + CREATED_SECRET.encode() + b'"}HTTP/1.1 200 OK'
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json=token_body())
+        raise httpx.RemoteProtocolError(f"illegal status line: {bytearray(leaked)!r}")
+
+    dintero = make_dintero(transport=httpx.MockTransport(answer))
+    with pytest.raises(APIConnectionError) as info:
+        await dintero.clients.create(name="pos")
+    assert "RemoteProtocolError: illegal status line" in str(info.value)
+    assert info.value.outcome_unknown  # the request was sent: it may have been processed
+    assert CREATED_SECRET not in reachable_text(info.value)
+    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)

@@ -77,7 +77,12 @@ async def test_create_is_not_retried_after_an_ambiguous_network_failure(
     assert info.value.outcome_unknown
     assert "outcome is unknown" in str(info.value)
     assert "duplicate client" in str(info.value)
-    assert info.value.__cause__ is exc
+    cause = info.value.__cause__
+    if isinstance(exc, httpx.RemoteProtocolError):  # a copy: its text may quote server bytes
+        assert type(cause) is type(exc)
+        assert str(cause) == str(exc).split(":", 1)[0]
+    else:
+        assert cause is exc
     assert isinstance(info.value, APITimeoutError) == isinstance(exc, httpx.TimeoutException)
 
 

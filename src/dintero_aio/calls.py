@@ -234,6 +234,12 @@ class _Call:
             # Its message quotes the offending header, which may be a credential: no text, no
             # chain. (A token that could cause it is refused when it is fetched.)
             error = APIConnectionError(f"{name}: the request could not be sent")
+        except httpx.RemoteProtocolError as exc:
+            # Its message can quote the server's bytes (an illegal status or header line), and
+            # after a mis-framed answer those are the rest of an earlier body, a new client's
+            # secret included: only its first words are kept, here and in the chained error.
+            words = str(exc).split(":", 1)[0]
+            error = _wrap(APIConnectionError, name, httpx.RemoteProtocolError(words, request=sent))
         except httpx.RequestError as exc:
             raise retry.classify(_wrap(APIConnectionError, name, exc)) from exc
         except bodies.Rejected as rejected:
