@@ -110,31 +110,13 @@ async def test_a_bug_becomes_an_unexpected_error_that_says_where_and_is_logged(
     caplog.clear()
 
 
-async def test_each_phase_is_cut_to_the_time_left_and_none_stays_unbounded(
-    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
-) -> None:
-    seen: list[dict[str, float | None]] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(dict(request.extensions["timeout"]))
-        return httpx.Response(200, json=[])
-
-    httpx_mock.add_callback(record, method="GET", url=CLIENTS_URL, is_reusable=True)
-    policy = RetryPolicy(max_retries=0, total_timeout=5)
-    timeout = httpx.Timeout(30.0, connect=None, write=0.5)
-    await make_dintero(retry=policy, timeout=timeout).clients.list()
-
-    (phases,) = seen
-    assert phases["write"] == 0.5  # shorter than what is left: kept
-    for name in ("connect", "read", "pool"):  # unbounded or longer: cut to what is left
-        value = phases[name]
-        assert value is not None
-        assert 4.0 < value <= 5.0, (name, value)
-
-
-async def test_a_timeout_well_inside_the_deadline_is_sent_as_it_is(
-    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
-) -> None:
+async def sent_timeout(
+    httpx_mock: HTTPXMock,
+    make_dintero: Callable[..., Dintero],
+    per_attempt: httpx.Timeout,
+    total_timeout: float,
+) -> dict[str, float | None]:
+    """The `timeout` extension of the one request a list sends with these settings."""
     seen: list[dict[str, float | None]] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -142,9 +124,40 @@ async def test_a_timeout_well_inside_the_deadline_is_sent_as_it_is(
         return httpx.Response(200, json=[])
 
     httpx_mock.add_callback(record, method="GET", url=CLIENTS_URL)
+    policy = RetryPolicy(max_retries=0, total_timeout=total_timeout)
+    await make_dintero(retry=policy, timeout=per_attempt).clients.list()
+    (phases,) = seen
+    return phases
+
+
+async def test_each_phase_is_cut_to_the_time_left_and_none_stays_unbounded(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
+) -> None:
+    timeout = httpx.Timeout(30.0, connect=None, write=0.5)
+    phases = await sent_timeout(httpx_mock, make_dintero, timeout, total_timeout=5)
+    assert phases["write"] == 0.5  # shorter than what is left: kept
+    for name in ("connect", "read", "pool"):  # unbounded or longer: cut to what is left
+        value = phases[name]
+        assert value is not None
+        assert 4.0 < value <= 5.0, (name, value)
+
+
+async def test_an_unbounded_phase_is_cut_to_the_deadline_even_when_the_others_are_short(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
+) -> None:
+    timeout = httpx.Timeout(1.0, connect=None)
+    phases = await sent_timeout(httpx_mock, make_dintero, timeout, total_timeout=5)
+    assert phases["read"] == phases["write"] == phases["pool"] == 1.0
+    assert phases["connect"] is not None
+    assert 4.0 < phases["connect"] <= 5.0
+
+
+async def test_a_timeout_well_inside_the_deadline_is_sent_as_it_is(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
+) -> None:
     timeout = httpx.Timeout(2.0, pool=1.0)
-    await make_dintero(retry=RetryPolicy(total_timeout=60), timeout=timeout).clients.list()
-    assert seen == [{"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 1.0}]
+    phases = await sent_timeout(httpx_mock, make_dintero, timeout, total_timeout=60)
+    assert phases == {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 1.0}
 
 
 async def test_only_a_404_after_a_maybe_processed_delete_means_done(
@@ -212,22 +225,3 @@ async def test_an_unknown_outcome_says_why(
     with pytest.raises(APITimeoutError) as timed_out:
         await dintero.with_options(retry=RetryPolicy(total_timeout=0.1)).clients.create()
     assert "The outcome is unknown: a request may have been in flight; " in str(timed_out.value)
-
-
-async def test_an_unbounded_phase_is_cut_to_the_deadline_even_when_the_others_are_short(
-    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
-) -> None:
-    seen: list[dict[str, float | None]] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(dict(request.extensions["timeout"]))
-        return httpx.Response(200, json=[])
-
-    httpx_mock.add_callback(record, method="GET", url=CLIENTS_URL, is_reusable=True)
-    policy = RetryPolicy(max_retries=0, total_timeout=5)
-    await make_dintero(retry=policy, timeout=httpx.Timeout(1.0, connect=None)).clients.list()
-
-    (phases,) = seen
-    assert phases["read"] == phases["write"] == phases["pool"] == 1.0
-    assert phases["connect"] is not None
-    assert 4.0 < phases["connect"] <= 5.0
