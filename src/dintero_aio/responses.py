@@ -12,7 +12,6 @@ import datetime
 import email.utils
 import enum
 import functools
-import itertools
 import json
 import math
 import types
@@ -157,9 +156,14 @@ _PLAIN = (str, bool, uuid.UUID, datetime.datetime, Unset, enum.Enum)
 _BUILT = (uuid.UUID, datetime.datetime, datetime.date, enum.Enum)
 
 
+def _is_a(hint: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether `hint` is a class, and one of `kinds` (a generic such as `list[str]` is not)."""
+    return isinstance(hint, type) and issubclass(hint, kinds)
+
+
 def _built_by_parser(hint: Any) -> bool:
     options = [a for a in typing.get_args(hint) or (hint,) if a is not Unset]
-    return all(isinstance(a, type) and issubclass(a, _BUILT) for a in options)
+    return all(_is_a(a, _BUILT) for a in options)
 
 
 @functools.cache
@@ -183,17 +187,12 @@ def _test(hint: Any, var: str, names: dict[str, object]) -> str:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        plain = tuple(a for a in args if isinstance(a, type) and issubclass(a, _PLAIN))
+        plain = tuple(a for a in args if _is_a(a, _PLAIN))
         tests = [f"isinstance({var}, {name(plain)})"] if plain else []
         tests += [_test(a, var, names) for a in args if a not in plain]
         return f"({' or '.join(tests)})"
     if origin is list:
-        item = args[0]
-        if isinstance(item, type) and issubclass(item, _PLAIN):  # no Python call per item
-            each = f"map(isinstance, {var}, {name(itertools.repeat)}({name(item)}))"
-        else:
-            each = f"map({name(_checker(item))}, {var})"
-        return f"(isinstance({var}, list) and all({each}))"
+        return f"(isinstance({var}, list) and all(map({name(_checker(args[0]))}, {var})))"
     if origin is dict:
         return f"isinstance({var}, dict)"
     if hint is Any:
@@ -211,6 +210,6 @@ def _test(hint: Any, var: str, names: dict[str, object]) -> str:
             if not _built_by_parser(hints[f.name])
         ]
         return f"(isinstance({var}, {name(hint)}) and {' and '.join(fields or ['True'])})"
-    if isinstance(hint, type) and issubclass(hint, _PLAIN):
+    if _is_a(hint, _PLAIN):
         return f"isinstance({var}, {name(hint)})"
     raise TypeError(f"no checker for {hint!r}")  # a new type in the spec: extend this function
