@@ -16,7 +16,7 @@ calls per second over both), for the SDK and for raw (b)
 (token fetched first, `get` on a pre-parsed URL with a bearer header, `timeout=30.0` as the
 SDK's default); then 10,000 SDK creates, 100 workers and all at once. Both clients have a pool
 of at most 100 connections, warmed by 200 calls first; the SDK queues its requests in front of it
-(first in, first out, at most 100 sent at once: src/dintero_aio/queueing.py), raw httpx leaves
+(first in, first out, at most 100 sent at once: src/dintero_aio/_queue.py), raw httpx leaves
 them all to httpcore's pool. Every run is bounded in time (LIMITS): one that does not finish
 stops there and is reported with how many calls had completed; a call that raised is counted by
 exception type, never retried by the benchmark.

@@ -57,17 +57,17 @@ CONFIG = """
 [tool.mutmut]
 source_paths = ["src/"]
 only_mutate = [
-    "src/dintero_aio/retry.py",
-    "src/dintero_aio/calls.py",
-    "src/dintero_aio/responses.py",
-    "src/dintero_aio/bodies.py",
-    "src/dintero_aio/redact.py",
-    "src/dintero_aio/lifecycle.py",
-    "src/dintero_aio/auth.py",
-    "src/dintero_aio/inputs.py",
-    "src/dintero_aio/client.py",
-    "src/dintero_aio/deadlines.py",
-    "src/dintero_aio/queueing.py",
+    "src/dintero_aio/_retry.py",
+    "src/dintero_aio/_calls.py",
+    "src/dintero_aio/_responses.py",
+    "src/dintero_aio/_bodies.py",
+    "src/dintero_aio/_redact.py",
+    "src/dintero_aio/_lifecycle.py",
+    "src/dintero_aio/_auth.py",
+    "src/dintero_aio/_inputs.py",
+    "src/dintero_aio/_dintero.py",
+    "src/dintero_aio/_timeouts.py",
+    "src/dintero_aio/_queue.py",
 ]
 also_copy = [
     "generated/", "openapi.yaml", "generator-config.yaml", "templates/", "examples/", "README.md",

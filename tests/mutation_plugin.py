@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from dintero_aio import calls, responses
+from dintero_aio import _calls as calls
+from dintero_aio import _responses as responses
 
 
 @pytest.hookimpl(tryfirst=True)

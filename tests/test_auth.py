@@ -19,7 +19,7 @@ from dintero_aio import (
     PermissionDeniedError,
     RetryPolicy,
 )
-from dintero_aio import auth as auth_module
+from dintero_aio import _auth as auth_module
 
 from .conftest import (
     ACCESS_TOKEN,

@@ -12,7 +12,7 @@ from dintero_aio_api.models import AccessToken, AccessTokenTokenType
 from pytest_httpx import HTTPXMock
 
 from dintero_aio import AuthenticationError, Dintero
-from dintero_aio import auth as auth_module
+from dintero_aio import _auth as auth_module
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, error_body, token_body
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from dintero_aio import bodies
+from dintero_aio import _bodies as bodies
 
 
 class RecordingStream(httpx.AsyncByteStream):

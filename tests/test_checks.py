@@ -14,7 +14,7 @@ import dintero_aio_api.models
 import pytest
 from dintero_aio_api.models import AccessToken, ClientInfo, ClientWithSecret, Grant
 
-from dintero_aio.responses import _built_by_parser, _checker
+from dintero_aio._responses import _built_by_parser, _checker
 
 from .conftest import client_body, token_body
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import dintero_aio
-from dintero_aio import cli
+from dintero_aio import _cli as cli
 from dintero_aio.testing import Emulator, RunningEmulator, serve
 from dintero_aio.testing.emulator import OPERATIONS
 

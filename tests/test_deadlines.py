@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dintero_aio.deadlines import Deadlines
+from dintero_aio._timeouts import Deadlines
 
 
 def current() -> asyncio.Task[object]:

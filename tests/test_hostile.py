@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 
 import dintero_aio
 from dintero_aio import ClientInfo, ClientWithSecret, Dintero, DinteroError, RetryPolicy
-from dintero_aio.responses import _checker
+from dintero_aio._responses import _checker
 
 from .hostile import (
     BOMB_SIZE,

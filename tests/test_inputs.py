@@ -150,7 +150,7 @@ def test_from_env_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_uuid_objects_and_strings_are_accepted() -> None:
-    from dintero_aio import inputs
+    from dintero_aio import _inputs as inputs
 
     value = uuid.uuid4()
     assert inputs.client_uuid(value) is value

@@ -22,7 +22,7 @@ from dintero_aio import (
     NotFoundError,
     RetryPolicy,
 )
-from dintero_aio import auth as auth_module
+from dintero_aio import _auth as auth_module
 from dintero_aio.testing import Emulator, RunningEmulator, serve
 
 QUICK = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, total_timeout=10)

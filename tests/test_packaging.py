@@ -45,7 +45,7 @@ def test_the_metadata_has_license_classifiers_and_entry_points(wheel: zipfile.Zi
     assert "Typing :: Typed" in classifiers
     assert metadata.get_all("Project-URL")
     entry_points = wheel.read(info.replace("METADATA", "entry_points.txt")).decode()
-    assert "dintero-aio = dintero_aio.cli:main" in entry_points
+    assert "dintero-aio = dintero_aio._cli:main" in entry_points
     assert "[pytest11]" in entry_points
 
 

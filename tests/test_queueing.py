@@ -11,8 +11,8 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from dintero_aio import APITimeoutError, Dintero, RetryPolicy
-from dintero_aio.connection import MAX_CONNECTIONS
-from dintero_aio.queueing import Queue
+from dintero_aio._http_client import MAX_CONNECTIONS
+from dintero_aio._queue import Queue
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, token_body
 

@@ -7,7 +7,8 @@ import gzip
 import httpx
 import pytest
 
-from dintero_aio import APIConnectionError, redact
+from dintero_aio import APIConnectionError
+from dintero_aio import _redact as redact
 
 URL = "https://api.dintero.com/v1/accounts/T12345678/auth/clients"
 CREDENTIALS = {

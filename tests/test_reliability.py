@@ -36,7 +36,7 @@ from dintero_aio import (
     RateLimitError,
     RetryPolicy,
 )
-from dintero_aio.responses import _checker
+from dintero_aio._responses import _checker
 from dintero_aio.testing import Emulator, Operation, serve
 
 from .conftest import ACCOUNT, CLIENT_ID, CLIENT_SECRET, SECRETS, token_body

@@ -11,7 +11,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from dintero_aio import Dintero, RetryPolicy
-from dintero_aio.calls import Caller
+from dintero_aio._calls import Caller
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, CLIENTS_URL, TOKEN_URL, client_body, token_body
 

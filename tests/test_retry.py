@@ -18,7 +18,7 @@ from dintero_aio import (
     RateLimitError,
     RetryPolicy,
 )
-from dintero_aio.retry import RetryPolicy as _Policy
+from dintero_aio._retry import RetryPolicy as _Policy
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, error_body, token_body
 

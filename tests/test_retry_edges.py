@@ -20,7 +20,7 @@ from dintero_aio import (
     RateLimitError,
     RetryPolicy,
 )
-from dintero_aio import retry as retry_module
+from dintero_aio import _retry as retry_module
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, error_body, token_body
 

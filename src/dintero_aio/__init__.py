@@ -8,9 +8,8 @@ async with Dintero.from_env() as dintero:
 
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
-from .client import Dintero, Settings
-from .errors import (
+from ._dintero import Dintero, Settings
+from ._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -29,15 +28,16 @@ from .errors import (
     ResponseTooLargeError,
     UnexpectedError,
 )
+from ._version import __version__
 
 if TYPE_CHECKING:
     from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantOidc, GrantType
     from dintero_aio_api.types import UNSET, Unset
 
-    from .clients import ClientWithGrants
-    from .grants import GrantSpec
-    from .partners import MerchantAccount
-    from .retry import RetryPolicy
+    from ._clients import ClientWithGrants
+    from ._grants import GrantSpec
+    from ._merchants import MerchantAccount
+    from ._retry import RetryPolicy
 
 #: Names imported on first use (PEP 562), with the modules they come from: they load asyncio,
 #: attrs or the generated client, which `import dintero_aio` does not (see client.py).
@@ -47,10 +47,10 @@ _LAZY = {
         "dintero_aio_api.models",
     ),
     **dict.fromkeys(("UNSET", "Unset"), "dintero_aio_api.types"),
-    "ClientWithGrants": "dintero_aio.clients",
-    "GrantSpec": "dintero_aio.grants",
-    "MerchantAccount": "dintero_aio.partners",
-    "RetryPolicy": "dintero_aio.retry",
+    "ClientWithGrants": "dintero_aio._clients",
+    "GrantSpec": "dintero_aio._grants",
+    "MerchantAccount": "dintero_aio._merchants",
+    "RetryPolicy": "dintero_aio._retry",
 }
 
 

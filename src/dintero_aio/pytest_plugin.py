@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .client import Dintero
-from .retry import RetryPolicy
+from ._dintero import Dintero
+from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .testing import Emulator

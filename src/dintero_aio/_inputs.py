@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .errors import InvalidInputError
+from ._errors import InvalidInputError
 
 if TYPE_CHECKING:
     from dintero_aio_api.models import GrantType

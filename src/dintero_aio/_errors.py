@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from . import redact
+from . import _redact
 
 if TYPE_CHECKING:
     from dintero_aio_api.models import ClientWithSecret, Grant
 
-    from .grants import GrantSpec
+    from ._grants import GrantSpec
 
 
 class DinteroError(Exception):
@@ -68,7 +68,7 @@ class MalformedResponseError(DinteroError):
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message)
-        self.response = redact.response(response)
+        self.response = _redact.response(response)
 
 
 class ResponseTooLargeError(MalformedResponseError):
@@ -82,7 +82,7 @@ class APIStatusError(DinteroError):
         self, message: str, *, response: httpx.Response, code: str | None, api_message: str | None
     ) -> None:
         super().__init__(message)
-        self.response = redact.response(response)
+        self.response = _redact.response(response)
         self.status_code = response.status_code
         #: Dintero's `error.code`, e.g. "mfa_required", when the body has one.
         self.code = code

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .errors import ClientClosedError, EventLoopError
+from ._errors import ClientClosedError, EventLoopError
 
 _CLOSING = "dintero-aio: the client is being closed"
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 
-from .errors import MalformedResponseError, ResponseTooLargeError
+from ._errors import MalformedResponseError, ResponseTooLargeError
 
 #: What the SDK decodes, and so what it asks for (httpx would add br/zstd when installed).
 ACCEPT_ENCODING = "gzip, deflate"

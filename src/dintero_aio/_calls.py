@@ -6,7 +6,7 @@ sends the request itself rather than calling `asyncio_detailed`, which would hid
 `httpx.Response` (needed for headers and error bodies) and crash on statuses such as 599.
 
 `Caller.guard` is where the README's promises are kept for every call: it ends with the spec's
-model or a `DinteroError`; an error carries no credential (`redact.chain`); a call stopped by
+model or a `DinteroError`; an error carries no credential (`_redact.chain`); a call stopped by
 `aclose()` ends with `ClientClosedError`; and any other exception — a bug — becomes an
 `UnexpectedError`, logged at ERROR so that the test suite fails on it.
 """
@@ -24,9 +24,8 @@ import attrs
 import dintero_aio_api
 import httpx
 
-from . import bodies, redact, responses, retry
-from .deadlines import Deadlines
-from .errors import (
+from . import _bodies, _redact, _responses, _retry
+from ._errors import (
     APIConnectionError,
     APITimeoutError,
     ClientClosedError,
@@ -35,10 +34,11 @@ from .errors import (
     NotFoundError,
     UnexpectedError,
 )
-from .lifecycle import Lifecycle
-from .queueing import Queue
-from .responses import Operation
-from .retry import Attempts, RetryPolicy
+from ._lifecycle import Lifecycle
+from ._queue import Queue
+from ._responses import Operation
+from ._retry import Attempts, RetryPolicy
+from ._timeouts import Deadlines
 
 T = TypeVar("T")
 log = logging.getLogger("dintero_aio")
@@ -90,10 +90,10 @@ class Caller:
     ) -> Awaitable[T]:
         """Send `operation(*args, **kwargs)`; await the result for its checked 2xx model.
 
-        `duplicate_risk`: see `retry.run`. `gone_means_done`: a 404 after an earlier attempt that
+        `duplicate_risk`: see `_retry.run`. `gone_means_done`: a 404 after an earlier attempt that
         may have been processed means that attempt succeeded (delete); the result is then None.
         `auth` overrides the token flow (Get Token uses HTTP Basic). `check` is an extra check of
-        the model (see `responses.parse`). `queued=False`: skip the queue (token requests).
+        the model (see `_responses.parse`). `queued=False`: skip the queue (token requests).
         """
         call = _Call(
             self,
@@ -122,7 +122,7 @@ class Caller:
         try:
             return await run(state)
         except DinteroError as exc:
-            redact.chain(exc)
+            _redact.chain(exc)
             raise
         except asyncio.CancelledError:
             if not self.lifecycle.stopped_by_close(task):
@@ -196,7 +196,7 @@ class _Call:
 
     def run(self, state: Attempts) -> Awaitable[Any]:
         caller = self.caller
-        return retry.run(
+        return _retry.run(
             self.attempt,
             state,
             policy=caller.policy,
@@ -229,7 +229,7 @@ class _Call:
             else:
                 response = await self.queue.send(caller.http, sent, self.flow)
         except httpx.TimeoutException as exc:
-            raise retry.classify(_wrap(APITimeoutError, name, exc)) from exc
+            raise _retry.classify(_wrap(APITimeoutError, name, exc)) from exc
         except httpx.LocalProtocolError:
             # Its message quotes the offending header, which may be a credential: no text, no
             # chain. (A token that could cause it is refused when it is fetched.)
@@ -241,18 +241,18 @@ class _Call:
             words = str(exc).split(":", 1)[0]
             error = _wrap(APIConnectionError, name, httpx.RemoteProtocolError(words, request=sent))
         except httpx.RequestError as exc:
-            raise retry.classify(_wrap(APIConnectionError, name, exc)) from exc
-        except bodies.Rejected as rejected:
+            raise _retry.classify(_wrap(APIConnectionError, name, exc)) from exc
+        except _bodies.Rejected as rejected:
             error = rejected.error()
         else:
             state.request = None
             if not response.is_success:
-                status = responses.status_error(response)
+                status = _responses.status_error(response)
                 if self.gone_means_done and _gone(status, state):
                     return None
-                raise retry.classify(status, responses.retry_after(response))
+                raise _retry.classify(status, _responses.retry_after(response))
             try:
-                return responses.parse(
+                return _responses.parse(
                     self.operation, response, self.returns, caller.generated, self.check
                 )
             except MalformedResponseError as malformed:
@@ -263,7 +263,7 @@ class _Call:
                 f"{self.duplicate_risk}."
             )
         if isinstance(error, APIConnectionError):
-            raise retry.classify(error)
+            raise _retry.classify(error)
         raise error
 
 

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
 import httpx
 
-from . import inputs
+from . import _inputs
+from ._bodies import DEFAULT_MAX_RESPONSE_BYTES
+from ._errors import ClientClosedError, InvalidInputError
 from ._version import __version__
-from .bodies import DEFAULT_MAX_RESPONSE_BYTES
-from .errors import ClientClosedError, InvalidInputError
 
 # The machinery is imported when the first instance is made, not with `import dintero_aio`:
 # asyncio, attrs and the generated client were nearly half of that import's time (issue 12), and
 # a process that imports the package for its names (a CLI's --help, a test collection) never
 # needs them.
 if TYPE_CHECKING:
-    from .auth import TokenCache
-    from .partners import MerchantAccount
-    from .retry import RetryPolicy
+    from ._auth import TokenCache
+    from ._merchants import MerchantAccount
+    from ._retry import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.dintero.com/v1"
 _HEADERS = {
@@ -115,39 +115,39 @@ class Dintero:
         http2: bool = False,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        from . import connection
-        from .auth import TokenAuth, TokenCache, request_token
-        from .calls import Caller
-        from .clients import Clients
-        from .deadlines import Deadlines
-        from .grants import Grants
-        from .lifecycle import Lifecycle
-        from .queueing import Queue
-        from .retry import policy as _policy
+        from . import _http_client
+        from ._auth import TokenAuth, TokenCache, request_token
+        from ._calls import Caller
+        from ._clients import Clients
+        from ._grants import Grants
+        from ._lifecycle import Lifecycle
+        from ._queue import Queue
+        from ._retry import policy as _policy
+        from ._timeouts import Deadlines
 
-        self.account_id = inputs.account_id(account_id)
-        self.client_id = inputs.text("client_id", client_id)
-        credentials = httpx.BasicAuth(client_id, inputs.text("client_secret", client_secret))
-        insecure_ok = inputs.flag("allow_insecure_http", allow_insecure_http)
-        self.base_url = inputs.base_url(base_url, insecure_ok=insecure_ok)
+        self.account_id = _inputs.account_id(account_id)
+        self.client_id = _inputs.text("client_id", client_id)
+        credentials = httpx.BasicAuth(client_id, _inputs.text("client_secret", client_secret))
+        insecure_ok = _inputs.flag("allow_insecure_http", allow_insecure_http)
+        self.base_url = _inputs.base_url(base_url, insecure_ok=insecure_ok)
         if audience is None:
             audience = f"{self.base_url}/accounts/{account_id}"
-        self.audience = inputs.text("audience", audience)
+        self.audience = _inputs.text("audience", audience)
         policy = _policy(retry)
-        per_attempt = inputs.timeout(timeout)
-        limit = inputs.byte_count("max_response_bytes", max_response_bytes)
+        per_attempt = _inputs.timeout(timeout)
+        limit = _inputs.byte_count("max_response_bytes", max_response_bytes)
 
         tokens = TokenCache(
             lambda: request_token(self._caller, self.account_id, self.audience, credentials)
         )
-        generated = connection.open_client(
+        generated = _http_client.open_client(
             base_url=self.base_url,
             headers=_HEADERS,
             auth=TokenAuth(tokens),
             transport=transport,
             max_response_bytes=limit,
-            http2=inputs.flag("http2", http2),
-            ssl_context=inputs.ssl_context(ssl_context),
+            http2=_inputs.flag("http2", http2),
+            ssl_context=_inputs.ssl_context(ssl_context),
         )
         self._tokens = tokens
         self._caller = Caller(
@@ -158,7 +158,7 @@ class Dintero:
             policy,
             per_attempt,
             Deadlines(),
-            queue=None if transport is not None else Queue(connection.MAX_CONNECTIONS),
+            queue=None if transport is not None else Queue(_http_client.MAX_CONNECTIONS),
         )
         self.clients = Clients(self._caller, self.account_id)
         self.grants = Grants(self._caller, self.account_id)
@@ -189,16 +189,16 @@ class Dintero:
         pool and token cache (closing either closes both)."""
         import attrs
 
-        from .clients import Clients
-        from .grants import Grants
-        from .retry import policy as _policy
+        from ._clients import Clients
+        from ._grants import Grants
+        from ._retry import policy as _policy
 
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view._caller = attrs.evolve(
             self._caller,
             policy=self._caller.policy if retry is None else _policy(retry),
-            timeout=self._caller.timeout if timeout is None else inputs.timeout(timeout),
+            timeout=self._caller.timeout if timeout is None else _inputs.timeout(timeout),
         )
         view.clients = Clients(view._caller, self.account_id)
         view.grants = Grants(view._caller, self.account_id)
@@ -216,10 +216,10 @@ class Dintero:
         not one of the partner's merchants fails its first call (PermissionDeniedError).
         Views are kept for the instance's lifetime: about 1.6 KB each, token included.
         """
-        from .auth import TokenCache, request_exchange_token
-        from .partners import MerchantAccount
+        from ._auth import TokenCache, request_exchange_token
+        from ._merchants import MerchantAccount
 
-        account_id = inputs.merchant_account_id(account_id, self.account_id)
+        account_id = _inputs.merchant_account_id(account_id, self.account_id)
         merchant = self._merchants.get(account_id)
         if merchant is None:
             tokens = self._exchanges.get(account_id)

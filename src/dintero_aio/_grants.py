@@ -21,8 +21,8 @@ from dintero_aio_api.api.auth import (
 from dintero_aio_api.models import ClientInfo, ClientWithSecret, Grant, GrantCreate, GrantType
 from dintero_aio_api.types import UNSET
 
-from . import inputs
-from .calls import Caller
+from . import _inputs
+from ._calls import Caller
 
 #: Anything that names a client for a grant: the client itself, or its `id` (uuid).
 ClientRef = ClientInfo | ClientWithSecret | uuid.UUID | str
@@ -37,15 +37,15 @@ _CREATE_RISK = (
 
 
 def _scopes(value: Sequence[str]) -> tuple[str, ...]:
-    return tuple(inputs.scopes(value))
+    return tuple(_inputs.scopes(value))
 
 
 def _type(value: GrantType | str) -> GrantType:
-    return inputs.grant_type(value)
+    return _inputs.grant_type(value)
 
 
 def _audience(value: str) -> str:
-    return inputs.audience(value)
+    return _inputs.audience(value)
 
 
 @attrs.frozen
@@ -89,8 +89,8 @@ class Grants:
             aid_auths_client_grants_get,
             builtins.list[Grant],
             self._account_id,
-            client_id=UNSET if client_id is None else inputs.granted_client(client_id),
-            audience=UNSET if audience is None else inputs.text("audience", audience),
+            client_id=UNSET if client_id is None else _inputs.granted_client(client_id),
+            audience=UNSET if audience is None else _inputs.text("audience", audience),
         )
 
     async def create(
@@ -109,7 +109,7 @@ class Grants:
         """
         spec = GrantSpec(audience=audience, scopes=scopes, type=type)
         return await create_grant(
-            self._caller, self._account_id, inputs.granted_client(client_id), spec
+            self._caller, self._account_id, _inputs.granted_client(client_id), spec
         )
 
     async def delete(self, id: uuid.UUID | str) -> None:
@@ -121,6 +121,6 @@ class Grants:
             aid_auths_client_grants_id_delete,
             Grant,
             self._account_id,
-            inputs.client_uuid(id, "grant"),
+            _inputs.client_uuid(id, "grant"),
             gone_means_done=True,
         )

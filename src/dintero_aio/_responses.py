@@ -25,7 +25,7 @@ import dintero_aio_api.models
 import httpx
 from dintero_aio_api.types import Unset
 
-from .errors import (
+from ._errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,

@@ -29,8 +29,8 @@ from dintero_aio_api.models import (
     Exchange,
 )
 
-from .calls import Caller
-from .errors import AuthenticationError, BadRequestError, PermissionDeniedError
+from ._calls import Caller
+from ._errors import AuthenticationError, BadRequestError, PermissionDeniedError
 
 log = logging.getLogger("dintero_aio")
 

@@ -36,10 +36,9 @@ from typing import Any
 import httpx
 from dintero_aio_api.models import ClientWithSecret
 
-from ._version import __version__
-from .client import Dintero
-from .clients import ClientWithGrants
-from .errors import (
+from ._clients import ClientWithGrants
+from ._dintero import Dintero
+from ._errors import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
@@ -50,9 +49,10 @@ from .errors import (
     MalformedResponseError,
     PermissionDeniedError,
 )
-from .grants import GrantSpec
-from .inputs import grant_types, is_loopback
-from .partners import MerchantAccount
+from ._grants import GrantSpec
+from ._inputs import grant_types, is_loopback
+from ._merchants import MerchantAccount
+from ._version import __version__
 
 #: Exit statuses, one per class of failure.
 EXIT_INPUT = 2  # bad arguments or settings (argparse uses 2 as well)

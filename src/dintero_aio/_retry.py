@@ -25,15 +25,15 @@ from typing import TypeVar
 import attrs
 import httpx
 
-from . import inputs
-from .deadlines import Deadlines
-from .errors import (
+from . import _inputs
+from ._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     DinteroError,
     InvalidInputError,
 )
+from ._timeouts import Deadlines
 
 log = logging.getLogger("dintero_aio")
 T = TypeVar("T")
@@ -70,7 +70,7 @@ class RetryPolicy:
         if not 0 <= retries <= _MAX_RETRIES:
             raise InvalidInputError(f"RetryPolicy.max_retries must be from 0 to {_MAX_RETRIES}")
         for name in ("initial_delay", "max_delay", "total_timeout"):
-            seconds = inputs.seconds(
+            seconds = _inputs.seconds(
                 f"RetryPolicy.{name}", getattr(self, name), zero_ok=name != "total_timeout"
             )
             object.__setattr__(self, name, seconds)

@@ -18,10 +18,10 @@ from dintero_aio_api.api.auth import (
 from dintero_aio_api.models import ClientCreate, ClientInfo, ClientWithSecret, Grant
 from dintero_aio_api.types import UNSET, Unset
 
-from . import inputs
-from .calls import Caller
-from .errors import DinteroError, GrantFailedError, InvalidInputError
-from .grants import GrantSpec, create_grant
+from . import _inputs
+from ._calls import Caller
+from ._errors import DinteroError, GrantFailedError, InvalidInputError
+from ._grants import GrantSpec, create_grant
 
 T = TypeVar("T")
 _CREATE_RISK = (
@@ -106,10 +106,10 @@ class Clients:
         created again: `GrantFailedError` carries it, its secret and the grants made.
         """
         body = ClientCreate(
-            name=_unset_if_none(inputs.optional_text("name", name)),
-            description=_unset_if_none(inputs.optional_text("description", description)),
-            client_id=_unset_if_none(inputs.optional_text("client_id", client_id)),
-            callbacks=_unset_if_none(inputs.string_list("callbacks", callbacks)),
+            name=_unset_if_none(_inputs.optional_text("name", name)),
+            description=_unset_if_none(_inputs.optional_text("description", description)),
+            client_id=_unset_if_none(_inputs.optional_text("client_id", client_id)),
+            callbacks=_unset_if_none(_inputs.string_list("callbacks", callbacks)),
         )
         if grants is None:
             return await self._create(body)
@@ -152,7 +152,7 @@ class Clients:
     async def get(self, id: uuid.UUID | str) -> ClientInfo:
         """One client by its `id` (the uuid, not its `client_id`)."""
         return await self._caller.call(
-            aid_auths_clients_id_get, ClientInfo, self._account_id, inputs.client_uuid(id)
+            aid_auths_clients_id_get, ClientInfo, self._account_id, _inputs.client_uuid(id)
         )
 
     async def delete(self, id: uuid.UUID | str) -> None:
@@ -162,7 +162,7 @@ class Clients:
             aid_auths_clients_id_delete,
             ClientInfo,
             self._account_id,
-            inputs.client_uuid(id),
+            _inputs.client_uuid(id),
             gone_means_done=True,
         )
 
@@ -174,6 +174,6 @@ class Clients:
             aid_auths_clients_id_rotate_post,
             ClientWithSecret,
             self._account_id,
-            inputs.client_uuid(id),
+            _inputs.client_uuid(id),
             duplicate_risk=_ROTATE_RISK,
         )

@@ -25,8 +25,8 @@ from typing import Any
 import dintero_aio_api
 import httpx
 
-from . import bodies, inputs
-from .errors import InvalidInputError
+from . import _bodies, _inputs
+from ._errors import InvalidInputError
 
 MAX_CONNECTIONS = 100
 LIMITS = httpx.Limits(
@@ -70,14 +70,14 @@ def open_client(
         _mask_header_blocks()
     httpx_args: dict[str, Any] = {
         "auth": auth,
-        "event_hooks": {"response": [bodies.limit_hook(max_response_bytes)]},
-        "trust_env": not inputs.is_loopback(httpx.URL(base_url).host),
+        "event_hooks": {"response": [_bodies.limit_hook(max_response_bytes)]},
+        "trust_env": not _inputs.is_loopback(httpx.URL(base_url).host),
         "http2": http2,
         "limits": LIMITS,
     }
     if transport is not None:
         httpx_args["transport"] = transport
-    headers = {**headers, "Accept-Encoding": bodies.ACCEPT_ENCODING}
+    headers = {**headers, "Accept-Encoding": _bodies.ACCEPT_ENCODING}
     try:
         context = ssl_context or _ssl_context(
             *(

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import attrs
 
-from .auth import TokenAuth, TokenCache
-from .calls import Caller
-from .clients import Clients
-from .grants import Grants
+from ._auth import TokenAuth, TokenCache
+from ._calls import Caller
+from ._clients import Clients
+from ._grants import Grants
 
 
 class MerchantAccount:
