@@ -101,12 +101,12 @@ async def test_the_token_check_is_named_in_its_errors(
 async def test_the_token_cache_says_when_its_token_is_due_and_nothing_else(
     httpx_mock: HTTPXMock, dintero: Dintero
 ) -> None:
-    assert repr(dintero._tokens) == "<TokenCache empty>"
+    assert repr(dintero._tokens) == "<Tokens empty>"
     httpx_mock.add_response(url=TOKEN_URL, json=token_body(expires_in=3600))
     assert await dintero.verify_credentials() == 3600
     assert repr(dintero._tokens) in (
-        "<TokenCache token refresh due in 3540s>",
-        "<TokenCache token refresh due in 3539s>",
+        "<Tokens token refresh due in 3540s>",
+        "<Tokens token refresh due in 3539s>",
     )
 
 

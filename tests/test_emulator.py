@@ -1,6 +1,7 @@
 """The Dintero emulator (dintero_aio.testing) behaves as documented, conforms to openapi.yaml,
 and its faults are real: over loopback a dropped connection is a closed socket."""
 
+import asyncio
 import base64
 import json
 import logging
@@ -11,6 +12,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,13 @@ import httpx
 import pytest
 import yaml
 from dintero_aio_api.models import AccessToken, ClientInfo, ClientWithSecret, Error, Grant
+from hypothesis import given
+from hypothesis import strategies as st
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import InvalidData
 
+from dintero_aio import Dintero
 from dintero_aio.testing import (
     DEFAULT_CLIENT_SECRET,
     IN_PROCESS_BASE_URL,
@@ -31,6 +37,8 @@ from dintero_aio.testing import (
     Operation,
     serve,
 )
+from dintero_aio.testing.__main__ import main as command_line_main
+from dintero_aio.testing._rate_limit import RollingWindow
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi.yaml"
 ACCOUNT = "T12345678"
@@ -286,9 +294,52 @@ async def test_create_returns_the_client_with_its_secret(
     assert emulator.processed("create") == 1
 
 
-async def test_create_with_an_empty_body_sets_only_read_only_fields(api: httpx.AsyncClient) -> None:
+async def test_create_with_an_empty_body_sets_read_only_fields_and_issues_a_client_id(
+    api: httpx.AsyncClient,
+) -> None:
     created = await create(api)
-    assert set(created) == {"id", "created_at", "updated_at", "created_by", "client_secret"}
+    assert set(created) == {
+        "id",
+        "client_id",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "client_secret",
+    }
+    assert created["client_id"] == created["id"]  # the emulator's issue: the uuid, a login
+
+
+async def test_a_client_created_without_a_client_id_logs_in_with_the_issued_one(
+    api: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    created = await create(api, name="pos")
+    assert created["client_id"] == created["id"]
+    [stored] = emulator.clients
+    assert stored.client_id == created["id"]
+    await grant(api, created["id"])
+    await get_token(api, created["client_id"], created["client_secret"])
+    listed = (await api.get(f"{AUTH}/clients", headers=await bearer(api))).json()
+    assert [client["client_id"] for client in listed] == [created["id"]]
+
+
+async def test_a_client_id_is_unique_in_its_account(
+    api: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    headers = await bearer(api)
+    first = await create(api, client_id="pos-1")
+    issued = await create(api)
+    # Each is someone's login: a client_id, a client's id (its issued client_id too), the admin.
+    for taken in ("pos-1", first["id"], issued["id"], emulator.client_id):
+        response = await api.post(f"{AUTH}/clients", headers=headers, json={"client_id": taken})
+        assert_error(response, 409, "duplicate_client_id")
+        assert taken in response.json()["error"]["message"]
+        assert [e["field"] for e in response.json()["error"]["errors"]] == ["client_id"]
+    assert [client.id for client in emulator.clients] == [first["id"], issued["id"]]
+    assert emulator.processed("create") == 2
+    # A deleted client's client_id is free again: the deleted client can no longer log in.
+    assert (await api.delete(f"{AUTH}/clients/{first['id']}", headers=headers)).status_code == 200
+    again = await create(api, client_id="pos-1")
+    assert [client.id for client in emulator.clients] == [issued["id"], again["id"]]
 
 
 @pytest.mark.parametrize(
@@ -412,6 +463,22 @@ async def test_unknown_paths_and_methods_answer_with_dintero_s_error_body(
     assert_error(await api.get(f"{AUTH}/token"), 405, "method_not_allowed")
     assert_error(await api.put(f"{AUTH}/clients"), 405)
     assert all(emulator.received(op) == 0 for op in ("token", "create", "list"))
+
+
+@pytest.mark.parametrize(
+    "template", sorted(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))["paths"])
+)
+async def test_a_405_allows_every_method_of_the_path(api: httpx.AsyncClient, template: str) -> None:
+    """RFC 9110: `Allow` lists the methods the resource supports (and GET implies HEAD)."""
+    documented = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))["paths"][template]
+    methods = {method.upper() for method in documented if method != "parameters"}
+    expected = methods | ({"HEAD"} if "GET" in methods else set())
+    path = template.replace("{oid}", ACCOUNT).replace("{partner_id}", ACCOUNT)
+    path = path.replace("{id}", UNKNOWN_UUID)
+    for method in {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - methods:
+        response = await api.request(method, path)
+        assert_error(response, 405, "method_not_allowed")
+        assert set(response.headers["allow"].split(", ")) == expected, method
 
 
 async def test_counters_count_arrivals_and_successes_per_operation(
@@ -567,6 +634,93 @@ async def test_corrupt_next_processes_then_breaks_the_body(
     assert len(emulator.clients) == 1
 
 
+# The token rate limit
+
+
+async def test_token_rate_limit_answers_dintero_s_429_with_retry_after() -> None:
+    emulator = Emulator(token_rate_limit=2)
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
+    ) as api:
+        first, second, limited = [
+            await api.post(
+                f"{AUTH}/token", auth=("emulator-client", DEFAULT_CLIENT_SECRET), json=GRANT
+            )
+            for _ in range(3)
+        ]
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert_error(limited, 429, "too_many_requests")
+        assert limited.headers["retry-after"] == "1"
+        assert_conforms(OpenAPI.from_file_path(str(SPEC_PATH)), limited)
+        assert emulator.received("token") == 3
+        assert emulator.processed("token") == 2
+        assert emulator.rate_limited("token") == 1
+        # Only token requests are limited.
+        headers = {"Authorization": f"Bearer {first.json()['access_token']}"}
+        for _ in range(3):
+            assert (await api.get(f"{AUTH}/clients", headers=headers)).status_code == 200
+        assert emulator.rate_limited("list") == 0
+        # Lifting the limit lets requests through at once.
+        emulator.token_rate_limit = None
+        await get_token(api)
+
+
+async def test_token_rate_limit_is_a_rolling_second_that_refusals_do_not_extend() -> None:
+    emulator = Emulator(token_rate_limit=1)
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
+    ) as api:
+        await get_token(api)
+        await asyncio.sleep(0.5)
+        for _ in range(3):  # refused, and not counted against the limit
+            response = await api.post(
+                f"{AUTH}/token", auth=("emulator-client", DEFAULT_CLIENT_SECRET), json=GRANT
+            )
+            assert_error(response, 429)
+        await asyncio.sleep(0.6)  # a second after the admitted one, not after the refusals
+        await get_token(api)
+    assert emulator.rate_limited("token", account=ACCOUNT) == 3
+    assert emulator.rate_limited("token", account="T00000000") == 0
+
+
+@given(
+    limit=st.integers(min_value=1, max_value=4),
+    # Steps of 1/8 s: exact in binary floating point, so the model below compares exactly.
+    steps=st.lists(st.integers(min_value=0, max_value=6).map(lambda n: n / 8), max_size=40),
+)
+def test_the_rate_limit_window_admits_at_most_limit_per_rolling_second(
+    limit: int, steps: list[float]
+) -> None:
+    window = RollingWindow()
+    now, admitted = 0.0, list[float]()
+    for step in steps:
+        now += step
+        recent = [t for t in admitted if t > now - 1.0]
+        wait = window.admit(ACCOUNT, limit, now)
+        if len(recent) < limit:
+            assert wait is None
+            admitted.append(now)
+        else:
+            assert isinstance(wait, int)
+            assert wait >= 1
+            # After `wait` seconds a request fits again (if no other came in between).
+            assert len([t for t in recent if t > now + wait - 1.0]) < limit
+    for t in admitted:
+        assert len([u for u in admitted if t - 1.0 < u <= t]) <= limit
+    assert window.admit("P00000001", limit, now) is None  # another account's own budget
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_token_rate_limit_must_be_a_positive_whole_number(bad: Any) -> None:
+    with pytest.raises(ValueError, match="token_rate_limit"):
+        Emulator(token_rate_limit=bad)
+    emulator = Emulator()
+    with pytest.raises(ValueError, match="token_rate_limit"):
+        emulator.token_rate_limit = bad
+    assert emulator.token_rate_limit is None
+    assert repr(Emulator(token_rate_limit=3)).endswith(", token_rate_limit=3)")
+
+
 # Conformance with openapi.yaml
 
 SPEC_OPERATIONS: dict[
@@ -645,6 +799,7 @@ async def test_every_documented_response_conforms_to_the_spec(
     created = (await call("create", json=full)).json()
     ClientWithSecret.from_dict(created)
     await call("create", json={"name": 1})
+    await call("create", json={"client_id": created["client_id"]})  # 409
     ClientInfo.from_dict((await call("list")).json()[0])
     for op in ("get", "rotate", "delete"):  # delete last: it is the one that removes the client
         response = await call(op, id=created["id"])
@@ -760,19 +915,47 @@ def test_serve_stops_promptly_despite_an_idle_keep_alive_connection(emulator: Em
             http.get(f"{running.base_url}/nowhere")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_command_line_serves_until_a_signal_then_exits_0(signum: int) -> None:
-    command = [sys.executable, "-m", "dintero_aio.testing", "serve", "--port", "0"]
-    command += ["--client-id", "cli", "--client-secret", "cli-secret", "--account-id", "P123"]
+@contextmanager
+def command_line_emulator(*options: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """`python -m dintero_aio.testing serve --port 0 *options` in a real process, and the
+    `key: value` lines it printed (up to the audience, which comes last); killed if still
+    running on the way out."""
+    command = [sys.executable, "-m", "dintero_aio.testing", "serve", "--port", "0", *options]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        printed = dict(process.stdout.readline().strip().split(": ", 1) for _ in range(5))
+        printed: dict[str, str] = {}
+        while "audience" not in printed:
+            line = process.stdout.readline()
+            assert line, f"the emulator exited early: {process.wait()}"
+            key, _, value = line.strip().partition(": ")
+            printed[key] = value
+        yield process, printed
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def port_of(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1].split("/")[0])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_command_line_serves_until_a_signal_then_exits_0(signum: int) -> None:
+    options = ("--client-id", "cli", "--client-secret", "cli-secret", "--account-id", "P123")
+    with command_line_emulator(*options) as (process, printed):
         assert printed["client_id"] == "cli"
         assert printed["client_secret"] == "cli-secret"
         assert printed["account_id"] == "P123"
+        port = port_of(printed["base_url"])
+        assert printed["listening"] == f"127.0.0.1:{port}"
+        assert "token_rate_limit" not in printed
         grant = {"grant_type": "client_credentials", "audience": printed["audience"]}
         response = httpx.post(
             f"{printed['base_url']}/accounts/P123/auth/token",
@@ -782,16 +965,59 @@ def test_command_line_serves_until_a_signal_then_exits_0(signum: int) -> None:
         assert response.status_code == 200
         process.send_signal(signum)
         assert process.wait(timeout=10) == 0
-        port = int(printed["base_url"].rsplit(":", 1)[1].split("/")[0])
         assert refuses_connections(port)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-    assert process.returncode == 0
+
+
+async def test_command_line_on_all_interfaces_prints_a_base_url_the_sdk_takes() -> None:
+    with command_line_emulator("--host", "0.0.0.0") as (process, printed):  # noqa: S104
+        port = port_of(printed["base_url"])
+        assert printed["base_url"] == f"http://127.0.0.1:{port}/v1"
+        assert printed["listening"] == f"0.0.0.0:{port} (all interfaces)"
+        async with Dintero(
+            account_id=printed["account_id"],
+            client_id=printed["client_id"],
+            client_secret=printed["client_secret"],
+            base_url=printed["base_url"],
+        ) as dintero:
+            assert await dintero.clients.list() == []
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+def test_serve_on_all_interfaces_gives_a_loopback_base_url(emulator: Emulator) -> None:
+    with serve(emulator, host="0.0.0.0") as running:  # noqa: S104
+        assert running.host == "0.0.0.0"  # noqa: S104
+        assert running.listens_on_all_interfaces
+        assert running.base_url == f"http://127.0.0.1:{running.port}/v1"
+        with httpx.Client(base_url=running.base_url, timeout=5) as http:
+            loopback_token(http, emulator)
+    with serve(emulator) as running:
+        assert not running.listens_on_all_interfaces
+
+
+def test_command_line_token_rate_limit() -> None:
+    with command_line_emulator("--token-rate-limit", "1") as (_, printed):
+        assert printed["token_rate_limit"] == "1 per account per second"
+        url = f"{printed['base_url']}/accounts/{printed['account_id']}/auth/token"
+        grant = {"grant_type": "client_credentials", "audience": printed["audience"]}
+        credentials = (printed["client_id"], printed["client_secret"])
+        with httpx.Client(timeout=5) as http:
+            assert http.post(url, auth=credentials, json=grant).status_code == 200
+            limited = http.post(url, auth=credentials, json=grant)
+        assert_error(limited, 429, "too_many_requests")
+        assert limited.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "many"])
+def test_command_line_refuses_a_bad_token_rate_limit(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        command_line_main(["serve", "--token-rate-limit", value])
+    assert exited.value.code == 2
+    assert f"--token-rate-limit: must be a whole number of at least 1, not {value!r}" in (
+        capsys.readouterr().err
+    )
 
 
 def test_served_responses_do_not_wait_for_nagle(emulator: Emulator) -> None:

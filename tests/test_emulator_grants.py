@@ -2,11 +2,13 @@
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from dintero_aio import Dintero, GrantSpec
 from dintero_aio.testing import IN_PROCESS_BASE_URL, EmulatedClient, Emulator
 
 ACCOUNT = "T12345678"
@@ -108,10 +110,14 @@ async def test_create_returns_the_grant_and_list_filters(
         f"{AUTH}/client-grants", headers=root, params={"client_id": client["id"]}
     )
     assert len(by_client.json()) == 2
+    upper = await api.get(
+        f"{AUTH}/client-grants", headers=root, params={"client_id": client["id"].upper()}
+    )
+    assert upper.json() == by_client.json()
     nobody = await api.get(f"{AUTH}/client-grants", headers=root, params={"client_id": "pos-1"})
     assert nobody.json() == []
     assert emulator.processed("grants_create") == 2
-    assert emulator.processed("grants_list") == emulator.received("grants_list") == 4
+    assert emulator.processed("grants_list") == emulator.received("grants_list") == 5
 
 
 @pytest.mark.parametrize(
@@ -313,6 +319,77 @@ async def test_deleting_the_grant_stops_new_tokens_but_not_issued_ones(
     still = await api.get(f"{AUTH}/clients", headers={"Authorization": f"Bearer {issued}"})
     assert still.status_code == 200  # tokens stay valid until they expire, as for rotation
     assert emulator.processed("token") == 2
+
+
+async def test_missing_grant_names_the_audience_the_request_asked_for(
+    api: httpx.AsyncClient, client: dict[str, Any]
+) -> None:
+    own = f"{IN_PROCESS_BASE_URL}/accounts/{ACCOUNT}"
+    for audience in (own, AUDIENCE):
+        response = await login(api, client, audience)
+        assert_error(response, 403, "missing_grant")
+        message = response.json()["error"]["message"]
+        assert f"audience {audience} " in message
+        assert (AUDIENCE in message) == (audience == AUDIENCE)
+
+
+async def test_a_deleted_client_takes_its_grants_with_it(
+    api: httpx.AsyncClient, emulator: Emulator, root: dict[str, str], client: dict[str, Any]
+) -> None:
+    other = (await api.post(f"{AUTH}/clients", headers=root, json={})).json()
+    mine = (
+        await create_grant(api, root, client_id=client["id"], audience=AUDIENCE, scope=["s"])
+    ).json()
+    kept = (
+        await create_grant(api, root, client_id=other["id"], audience=AUDIENCE, scope=["s"])
+    ).json()
+    deleted = await api.delete(f"{AUTH}/clients/{client['id']}", headers=root)
+    assert deleted.status_code == 200
+    assert [g.id for g in emulator.grants] == [kept["id"]]
+    listed = await api.get(f"{AUTH}/client-grants", headers=root)
+    assert [g["id"] for g in listed.json()] == [kept["id"]]
+    by_client = await api.get(
+        f"{AUTH}/client-grants", headers=root, params={"client_id": client["id"]}
+    )
+    assert by_client.json() == []
+    # Gone for good: deleting it answers 404, and a new client with the same client_id (a new
+    # id) does not inherit it.
+    gone = await api.delete(f"{AUTH}/client-grants/{mine['id']}", headers=root)
+    assert_error(gone, 404, "not_found")
+    again = (await api.post(f"{AUTH}/clients", headers=root, json={"client_id": "pos-1"})).json()
+    assert_error(await login(api, again), 403, "missing_grant")
+    assert (await login(api, {**other, "client_id": other["id"]})).status_code == 200
+
+
+async def test_a_grant_s_client_id_equals_the_client_s_id_in_the_sdk(emulator: Emulator) -> None:
+    async with Dintero(
+        account_id=emulator.account_id,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        base_url=IN_PROCESS_BASE_URL,
+        transport=emulator.transport(),
+    ) as dintero:
+        spec = GrantSpec(audience=dintero.audience, scopes=["admin:accounts"])
+        created = await dintero.clients.create(name="pos", grants=[spec])
+        [made] = created.grants
+        assert made.client_id == created.client.id
+        assert isinstance(made.client_id, uuid.UUID)
+        [listed] = await dintero.grants.list(client_id=created.client)
+        assert listed.client_id == created.client.id
+        again = await dintero.grants.create(
+            client_id=created.client.id, audience=dintero.audience, scopes=["s"]
+        )
+        assert again.client_id == created.client.id
+        # What create returned logs in: the issued client_id and the secret.
+        assert isinstance(created.client.client_id, str)
+        async with Dintero(
+            account_id=emulator.account_id,
+            client_id=created.client.client_id,
+            client_secret=created.client.client_secret,
+            base_url=IN_PROCESS_BASE_URL,
+            transport=emulator.transport(),
+        ) as pos:
+            assert await pos.verify_credentials() == emulator.expires_in
 
 
 async def test_wrong_credentials_are_401_before_any_grant_check(

@@ -277,3 +277,61 @@ async def test_faults_on_exchange(
     assert (await exchange(api, partner_token, MERCHANT)).status_code == 200
     assert emulator.received("exchange", account=PARTNER) == 4
     assert emulator.processed("exchange") == 2  # the corrupted one was processed
+
+
+async def test_a_client_id_is_unique_per_account_not_across_accounts(
+    api: httpx.AsyncClient, emulator: Emulator, partner_token: str
+) -> None:
+    merchant = bearer((await exchange(api, partner_token, MERCHANT)).json()["access_token"])
+    for account, headers in ((PARTNER, bearer(partner_token)), (MERCHANT, merchant)):
+        url = f"/accounts/{account}/auth/clients"
+        assert (
+            await api.post(url, headers=headers, json={"client_id": "pos-1"})
+        ).status_code == 200
+        again = await api.post(url, headers=headers, json={"client_id": "pos-1"})
+        assert_error(again, 409, "duplicate_client_id")
+    # The admin's login is reserved in the partner's own account only.
+    partner_admin = await api.post(
+        f"/accounts/{PARTNER}/auth/clients",
+        headers=bearer(partner_token),
+        json={"client_id": emulator.client_id},
+    )
+    assert_error(partner_admin, 409, "duplicate_client_id")
+    merchant_admin = await api.post(
+        f"/accounts/{MERCHANT}/auth/clients",
+        headers=merchant,
+        json={"client_id": emulator.client_id},
+    )
+    assert merchant_admin.status_code == 200
+    assert [len(emulator.clients_of(a)) for a in (PARTNER, MERCHANT)] == [1, 2]
+
+
+async def test_the_token_rate_limit_is_one_budget_per_account_for_token_and_exchange() -> None:
+    emulator = Emulator(account_id=PARTNER, merchants=[MERCHANT], token_rate_limit=2)
+    async with httpx.AsyncClient(
+        transport=emulator.transport(), base_url=IN_PROCESS_BASE_URL
+    ) as api:
+        login = {"grant_type": "client_credentials", "audience": audience(PARTNER)}
+        token = await api.post(
+            f"/accounts/{PARTNER}/auth/token",
+            auth=(emulator.client_id, emulator.client_secret),
+            json=login,
+        )
+        partner_token = token.json()["access_token"]
+        exchanged = await exchange(api, partner_token, MERCHANT)
+        assert exchanged.status_code == 200
+        limited = await exchange(api, partner_token, MERCHANT)  # the partner's third
+        assert_error(limited, 429, "too_many_requests")
+        assert limited.headers["retry-after"] == "1"
+        # The merchant account has a budget of its own (Get Token with the exchanged token).
+        merchant_login = {"grant_type": "client_credentials", "audience": audience(MERCHANT)}
+        merchant_token = bearer(exchanged.json()["access_token"])
+        for _ in range(2):
+            response = await api.post(
+                f"/accounts/{MERCHANT}/auth/token", headers=merchant_token, json=merchant_login
+            )
+            assert response.status_code == 200
+    assert emulator.rate_limited("exchange", account=PARTNER) == 1
+    assert emulator.rate_limited("exchange", account=MERCHANT) == 0
+    assert emulator.rate_limited("token") == 0
+    assert (emulator.processed("token"), emulator.processed("exchange")) == (3, 1)

@@ -1,11 +1,14 @@
 """The generated package imports, sends what the spec says, and its one template override holds."""
 
+import importlib
+import inspect
 import json
 import re
 import uuid
 from pathlib import Path
 
 import openapi_python_client
+import pytest
 from dintero_aio_api import AuthenticatedClient
 from dintero_aio_api.api.auth import (
     aid_auth_clients_post,
@@ -84,7 +87,7 @@ def test_reprs_show_only_the_fields_that_are_set() -> None:
     grant = Grant.from_dict(
         {
             "id": str(client_uuid),
-            "client_id": "c",
+            "client_id": str(client_uuid),
             "audience": "https://a",
             "scope": ["x"],
             "oidc": {"client_id": "o", "client_secret": "oidc-s3cr3t"},
@@ -92,8 +95,9 @@ def test_reprs_show_only_the_fields_that_are_set() -> None:
         }
     )
     assert repr(grant) == (
-        f"Grant(client_id='c', audience='https://a', scope=['x'], id={client_uuid!r}, "
-        "oidc=GrantOidc(client_id='o', client_secret=***), additional_properties={'extra': 1})"
+        f"Grant(client_id={client_uuid!r}, audience='https://a', scope=['x'], "
+        f"id={client_uuid!r}, oidc=GrantOidc(client_id='o', client_secret=***), "
+        "additional_properties={'extra': 1})"
     )
 
 
@@ -114,16 +118,55 @@ def test_model_template_override_is_the_pinned_original_plus_one_block() -> None
 
 
 def test_endpoint_template_override_is_the_pinned_original_but_one_change() -> None:
-    """Fails when the generator is upgraded without re-copying its endpoint template."""
+    """Fails when the generator is upgraded without re-copying its endpoint template: ours is
+    the original but for the Content-Type change and our contract block."""
     ours = (ROOT / "templates" / "endpoint_module.py.jinja").read_text(encoding="utf-8")
     original_path = (
         Path(openapi_python_client.__file__).parent / "templates" / "endpoint_module.py.jinja"
     )
     restored = re.sub(r"\A\{#-.*?-#\}\n", "", ours, flags=re.DOTALL)
+    contract = r"\{# dintero-aio contract: begin #\}.*?\{# dintero-aio contract: end #\}\n\n"
+    assert len(re.findall(contract, restored, flags=re.DOTALL)) == 1
+    restored = re.sub(contract, "", restored, flags=re.DOTALL)
     marked = '{% elif body.content_type != "application/json" %}'
     marked += "{# dintero-aio: httpx sets it for json= #}"
     assert restored.count(marked) == 2
     assert restored.replace(marked, "{% else %}") == original_path.read_text(encoding="utf-8")
+
+
+#: Every operation the wrapper sends, with the signature of its request builder and the model
+#: of its success: the generator contract the wrapper rests on (`_responses.Operation`). Types
+#: are named without their modules.
+CONTRACT = {
+    "aid_auth_clients_get": ("(oid: str)", "list[ClientInfo]"),
+    "aid_auth_clients_post": ("(oid: str, *, body: ClientCreate)", "ClientWithSecret"),
+    "aid_auths_clients_id_get": ("(oid: str, id: UUID)", "ClientInfo"),
+    "aid_auths_clients_id_delete": ("(oid: str, id: UUID)", "ClientInfo"),
+    "aid_auths_clients_id_rotate_post": ("(oid: str, id: UUID)", "ClientWithSecret"),
+    "aid_auths_client_grants_get": (
+        "(oid: str, *, audience: str | Unset = UNSET, client_id: str | Unset = UNSET)",
+        "list[Grant]",
+    ),
+    "aid_auths_client_grants_post": ("(oid: str, *, body: GrantCreate)", "Grant"),
+    "aid_auths_client_grants_id_delete": ("(oid: str, id: UUID)", "Grant"),
+    "aid_auths_oauth_token_post": ("(oid: str, *, body: ClientCredentialsGrant)", "AccessToken"),
+    "aid_auths_oauth_exchange_token_post": ("(partner_id: str, *, body: Exchange)", "AccessToken"),
+}
+
+
+def _named(annotation: object) -> str:
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = re.sub(r"<[\w.]*Unset object at 0x[0-9a-f]+>", "UNSET", text)
+    return re.sub(r"\b(?:[a-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", text)
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_every_operation_the_wrapper_uses_keeps_its_public_contract(name: str) -> None:
+    module = importlib.import_module(f"dintero_aio_api.api.auth.{name}")
+    arguments, model = CONTRACT[name]
+    assert _named(inspect.signature(module.build_request)) == f"{arguments} -> dict[str, Any]"
+    assert _named(inspect.signature(module.parse_success).return_annotation) == model
+    assert module.SUCCESS_STATUS == 200
 
 
 async def test_a_json_body_gets_one_content_type_header_from_httpx(

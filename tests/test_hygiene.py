@@ -153,7 +153,7 @@ async def test_sdk_logs_token_fetches_retries_and_give_ups(
     with pytest.raises(DinteroError):
         await dintero.clients.create()
     messages = [r.getMessage() for r in debug_logs.records if r.name == "dintero_aio"]
-    assert any("access token fetched" in m for m in messages)
+    assert any("access token of T12345678 fetched" in m for m in messages)
     assert sum("retry" in m and "503" in m for m in messages) == 2
     assert any("giving up after 2 retries" in m for m in messages)
     assert all(r.levelno <= logging.INFO for r in debug_logs.records if r.name == "dintero_aio")

@@ -11,6 +11,7 @@ from dintero_aio_api.models import ClientInfo, GrantType
 
 from dintero_aio import Dintero, InvalidInputError
 from dintero_aio import _inputs as inputs
+from dintero_aio import _timeouts
 
 SOME_UUID = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
 
@@ -165,16 +166,16 @@ def test_from_env_lists_every_unknown_setting() -> None:
             "or allow_insecure_http=True for a trusted network)",
         ),
         (
-            lambda: inputs.seconds("RetryPolicy.initial_delay", -1, zero_ok=True),
+            lambda: _timeouts.seconds("RetryPolicy.initial_delay", -1, zero_ok=True),
             "RetryPolicy.initial_delay must be a positive or zero number of seconds, "
             "at most one week",
         ),
         (
-            lambda: inputs.seconds("timeout", 0),
+            lambda: _timeouts.seconds("timeout", 0),
             "timeout must be a positive number of seconds, at most one week",
         ),
         (
-            lambda: inputs.timeout(-1),
+            lambda: _timeouts.timeout(-1),
             "timeout must be a positive number of seconds, at most one week",
         ),
     ],
@@ -187,8 +188,8 @@ def test_url_and_seconds_messages(call: Any, message: str) -> None:
 
 def test_edges_of_urls_and_seconds() -> None:
     assert inputs.base_url("https://example.com/apiX/") == "https://example.com/apiX"
-    assert inputs.seconds("timeout", 7 * 24 * 3600) == 7 * 24 * 3600.0  # one week is allowed
-    assert inputs.seconds("RetryPolicy.initial_delay", 0, zero_ok=True) == 0.0
+    assert _timeouts.seconds("timeout", 7 * 24 * 3600) == 7 * 24 * 3600.0  # one week is allowed
+    assert _timeouts.seconds("RetryPolicy.initial_delay", 0, zero_ok=True) == 0.0
 
 
 def test_dintero_names_each_bad_setting() -> None:

@@ -93,7 +93,7 @@ async def test_aclose_waits_for_every_stopped_call_before_closing_the_pool(
             await dintero.clients.list()
 
         try:
-            await dintero._caller.guard("outer", inner)
+            await dintero._caller.run("outer", inner)
         except ClientClosedError:
             unwound.append("nested")
 

@@ -564,7 +564,7 @@ def test_a_secret_that_is_not_utf8_is_invalid_input(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DINTERO_ACCOUNT_ID", ACCOUNT)
     monkeypatch.setenv("DINTERO_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("DINTERO_CLIENT_SECRET", os.fsdecode(b"secret-\xff-value"))
-    with pytest.raises(InvalidInputError, match="client_secret") as info:
+    with pytest.raises(InvalidInputError, match="DINTERO_CLIENT_SECRET") as info:
         Dintero.from_env()
     assert "secret-" not in reachable_text(info.value)
 
@@ -652,7 +652,7 @@ async def test_a_protocol_error_quoting_the_servers_bytes_keeps_no_secret(
     dintero = make_dintero(transport=httpx.MockTransport(answer))
     with pytest.raises(APIConnectionError) as info:
         await dintero.clients.create(name="pos")
-    assert "RemoteProtocolError: illegal status line" in str(info.value)
+    assert "RemoteProtocolError (https://api.dintero.com): illegal status line" in str(info.value)
     assert info.value.outcome_unknown  # the request was sent: it may have been processed
     assert CREATED_SECRET not in reachable_text(info.value)
     assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)

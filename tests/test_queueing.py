@@ -12,7 +12,7 @@ from pytest_httpx import HTTPXMock
 
 from dintero_aio import APITimeoutError, Dintero, RetryPolicy
 from dintero_aio._http_client import MAX_CONNECTIONS
-from dintero_aio._queue import Queue
+from dintero_aio._queue import RequestQueue as Queue
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, token_body
 
@@ -109,7 +109,7 @@ async def test_waiting_longer_than_the_pool_timeout_is_a_pool_timeout() -> None:
     late = request("b", pool=0.05)
     with pytest.raises(httpx.PoolTimeout, match=r"pool timeout of 0\.05s") as info:
         await queue.send(held, late, None)
-    assert info.value.request is late  # what redact.chain strips the credentials from
+    assert info.value.request is late  # what _redact.error strips the credentials from
     assert 0.04 < loop.time() - started < 1
     assert held.order == ["/a"]  # never sent
     held.release("/a")

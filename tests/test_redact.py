@@ -80,7 +80,7 @@ def test_chain_cleans_every_request_in_causes_and_contexts_even_in_a_cycle() -> 
     cause.__context__ = no_request
     no_request.__context__ = error  # a cycle must end the walk, not loop
 
-    redact.chain(error)
+    redact.error(error)
 
     for exc in (cause, context, deeper):
         assert "authorization" not in exc.request.headers

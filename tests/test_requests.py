@@ -74,8 +74,10 @@ async def test_an_operation_with_header_parameters_adds_them_to_the_request(
     """No operation in the spec has header parameters yet; one that does gets them sent."""
 
     class WithHeader:
+        SUCCESS_STATUS = 200
+
         @staticmethod
-        def _get_kwargs() -> dict[str, Any]:
+        def build_request() -> dict[str, Any]:
             return {
                 "method": "get",
                 "url": "/accounts/T12345678/auth/clients",
@@ -83,7 +85,7 @@ async def test_an_operation_with_header_parameters_adds_them_to_the_request(
             }
 
         @staticmethod
-        def _parse_response(*, client: Any, response: httpx.Response) -> Any:
+        def parse_success(response: httpx.Response) -> Any:
             return response.json()
 
     httpx_mock.add_response(url=TOKEN_URL, json=token_body())

@@ -1,14 +1,16 @@
 """Sending one generated operation, and the boundary every public call passes through.
 
-The request is built by the operation's own `_get_kwargs` and the body parsed by its own
-`_parse_response`, so the spec stays the single source of truth for paths and models. The SDK
-sends the request itself rather than calling `asyncio_detailed`, which would hide the
-`httpx.Response` (needed for headers and error bodies) and crash on statuses such as 599.
+The request is built by the operation's own `build_request` and the body parsed by its own
+`parse_success` (the contract our endpoint template adds to the generated code), so the spec stays
+the single source of truth for paths and models. The SDK sends the request itself rather than
+calling `asyncio_detailed`, which would hide the `httpx.Response` (needed for headers and error
+bodies) and crash on statuses such as 599.
 
 `Caller.guard` is where the README's promises are kept for every call: it ends with the spec's
-model or a `DinteroError`; an error carries no credential (`_redact.chain`); a call stopped by
-`aclose()` ends with `ClientClosedError`; and any other exception — a bug — becomes an
-`UnexpectedError`, logged at ERROR so that the test suite fails on it.
+model or a `DinteroError`; it decides, once, whether the outcome is unknown (`_wire`); an error
+carries no credential (`_redact.error`); a call stopped by `aclose()` ends with
+`ClientClosedError`, one that ran out of `total_timeout` with `APITimeoutError`; and any other
+exception (a bug) becomes an `UnexpectedError`, logged at ERROR so that the test suite fails on it.
 """
 
 from __future__ import annotations
@@ -16,29 +18,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
-import dintero_aio_api
 import httpx
 
-from . import _bodies, _redact, _responses, _retry
+from . import _redact, _responses, _retry, _wire
 from ._errors import (
-    APIConnectionError,
     APITimeoutError,
     ClientClosedError,
     DinteroError,
-    MalformedResponseError,
     NotFoundError,
     UnexpectedError,
 )
 from ._lifecycle import Lifecycle
-from ._queue import Queue
+from ._observe import NO_OBSERVER, Observer
+from ._queue import RequestQueue
 from ._responses import Operation
-from ._retry import Attempts, RetryPolicy
-from ._timeouts import Deadlines
+from ._retry import RetryPolicy
+from ._timeouts import Deadlines, PerAttempt
+from ._wire import CallState, Stage
 
 T = TypeVar("T")
 log = logging.getLogger("dintero_aio")
@@ -46,20 +46,22 @@ log = logging.getLogger("dintero_aio")
 
 @attrs.frozen
 class Caller:
-    """Shared connection pool, generated client and lifecycle, with this view's retry policy
-    and timeout."""
+    """Shared connection pool and lifecycle, with this view's retry policy and timeouts."""
 
     base_url: str
     http: httpx.AsyncClient
-    generated: dintero_aio_api.Client
     lifecycle: Lifecycle
     policy: RetryPolicy
-    timeout: httpx.Timeout
+    timeouts: PerAttempt
     deadlines: Deadlines
+    #: The account the calls act for (telemetry).
+    account_id: str
     #: The auth of this view's API calls; None for the client's own (the account's token flow).
     auth: httpx.Auth | None = None
-    #: The queue in front of the connection pool (queueing.py); None with the user's transport.
-    queue: Queue | None = None
+    #: The queue in front of the connection pool (`_queue`); None with the user's transport.
+    queue: RequestQueue | None = None
+    #: Who is told about calls, attempts, retries and waits (telemetry); no one by default.
+    observer: Observer = NO_OBSERVER
     #: Every request's headers but its body's and credentials', Host included: what httpx's
     #: `build_request` would merge and normalize again for every request (see `_Call`). Built
     #: once and shared by every view (`attrs.evolve` passes it on): a partner has one per
@@ -67,14 +69,10 @@ class Caller:
     headers: httpx.Headers = attrs.field(
         default=attrs.Factory(lambda self: _headers(self.http), takes_self=True), kw_only=True
     )
-    #: The longest phase of `timeout`: a deadline further away than this cuts no phase.
-    longest: float = attrs.field(
-        init=False, default=attrs.Factory(lambda self: _longest(self.timeout), takes_self=True)
-    )
-    #: `timeout` as a request's `timeout` extension.
-    timeouts: dict[str, float | None] = attrs.field(
-        init=False, default=attrs.Factory(lambda self: self.timeout.as_dict(), takes_self=True)
-    )
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self.timeouts.timeout
 
     def call(
         self,
@@ -85,77 +83,118 @@ class Caller:
         gone_means_done: bool = False,
         auth: httpx.Auth | None = None,
         check: Callable[[Any], str | None] | None = None,
-        queued: bool = True,
+        token_request: bool = False,
+        once: bool = False,
         **kwargs: Any,
     ) -> Awaitable[T]:
         """Send `operation(*args, **kwargs)`; await the result for its checked 2xx model.
 
-        `duplicate_risk`: see `_retry.run`. `gone_means_done`: a 404 after an earlier attempt that
-        may have been processed means that attempt succeeded (delete); the result is then None.
-        `auth` overrides the token flow (Get Token uses HTTP Basic). `check` is an extra check of
-        the model (see `_responses.parse`). `queued=False`: skip the queue (token requests).
+        `duplicate_risk`: what a repeat could do (create, rotate), None if it is safe to repeat.
+        `gone_means_done`: a 404 after an earlier attempt that may have been processed means that
+        attempt succeeded (delete); the result is then None. `auth` overrides the token flow (Get
+        Token uses HTTP Basic). `check` is an extra check of the model (`_responses.parse`).
+        `token_request`: a token's own request, which skips the queue. `once`: make one attempt
+        (the calls waiting for a token retry it under their own policies).
         """
-        call = _Call(
-            self,
-            operation,
-            operation._get_kwargs(*args, **kwargs),
-            returns,
-            auth=auth,
-            queued=queued,
-            duplicate_risk=duplicate_risk,
-            gone_means_done=gone_means_done,
-            check=check,
-        )
-        return self.guard(call.name, call.run, duplicate_risk=duplicate_risk)
+        call = _Call(self, operation, args, kwargs, returns, auth, check, token_request, once)
+        call.duplicate_risk = duplicate_risk
+        return self.guard(call, duplicate_risk=duplicate_risk, gone_means_done=gone_means_done)
+
+    def run(
+        self, name: str, run: Callable[[CallState], Awaitable[T]], *, retried: bool = False
+    ) -> Awaitable[T]:
+        """Run `run` as one call named `name` inside the boundary; `retried`: under this view's
+        retry policy (only for what is safe to repeat)."""
+        return self.guard(_Job(self, name, run, retried))
 
     async def guard(
         self,
-        name: str,
-        run: Callable[[Attempts], Awaitable[T]],
+        job: _Job[T] | _Call,
         *,
         duplicate_risk: str | None = None,
+        gone_means_done: bool = False,
     ) -> T:
-        """Run one public call (`run`) inside the boundary described in the module docstring."""
+        """Run one public call inside the boundary described in the module docstring."""
         task = self.lifecycle.enter()
         loop = task.get_loop()
-        state = Attempts(loop.time() + self.policy.total_timeout, task, loop)
+        policy = self.policy
+        observed = self.observer.call(job.name, self.account_id)
+        state = CallState(loop.time() + policy.total_timeout, task, loop, observed)
+        deadline = self.deadlines.at(state.deadline, task, loop)
         try:
-            return await run(state)
+            with deadline:
+                result: T = await job.run(state)
+            observed.ended(state, None)
+            return result
         except DinteroError as exc:
-            _redact.chain(exc)
-            raise
+            error = exc
+            if gone_means_done and _gone(error, state):
+                observed.ended(state, None)
+                return None  # type: ignore[return-value]  # a delete's result is None
+        except TimeoutError as exc:
+            if deadline.expired:
+                error = APITimeoutError(
+                    f"{job.name}: total_timeout of {policy.total_timeout}s ran out"
+                )
+                error.__cause__ = exc
+            else:
+                error = _unexpected(job.name, exc)
         except asyncio.CancelledError:
             if not self.lifecycle.stopped_by_close(task):
+                observed.ended(state, None, cancelled=True)
                 raise
-            error: DinteroError = ClientClosedError(
-                f"{name}: the client was closed during the call"
-            )
-            if duplicate_risk and state.in_flight():
-                error.mark_outcome_unknown(f"the request may have been sent; {duplicate_risk}.")
+            error = ClientClosedError(f"{job.name}: the client was closed during the call")
         except Exception as exc:
-            error = _unexpected(name, exc)
+            error = _unexpected(job.name, exc)
         finally:
             self.lifecycle.leave(task)
+        if duplicate_risk:
+            why = _wire.unknown_because(state, error, duplicate_risk)
+            if why is not None:
+                error.mark_outcome_unknown(why)
+        _redact.error(error)
+        observed.ended(state, error)
         # Raised here, outside the handlers, so that the exception caught above (whose text or
         # request may hold a credential) is not chained to it as __context__.
         raise error
 
 
+class _Job(Generic[T]):
+    """A call that is not one request (a token check, a create with its grants)."""
+
+    __slots__ = ("_caller", "_retried", "_run", "name")
+
+    def __init__(
+        self, caller: Caller, name: str, run: Callable[[CallState], Awaitable[T]], retried: bool
+    ) -> None:
+        self._caller = caller
+        self.name = name
+        self._run = run
+        self._retried = retried
+
+    def run(self, state: CallState) -> Awaitable[T]:
+        if not self._retried:
+            return self._run(state)
+        return _retry.run(self._run, state, policy=self._caller.policy, duplicate_risk=None)
+
+
 class _Call:
-    """One call: the request each attempt sends and how its answer is read.
+    """One call of one operation: the request each attempt sends and how its answer is read.
 
     An object rather than closures in `Caller.call`: with many calls under way, every closure
     cell is one more object for the garbage collector to visit again and again."""
 
     __slots__ = (
+        "args",
         "caller",
         "check",
         "duplicate_risk",
         "flow",
-        "gone_means_done",
         "headers",
+        "kwargs",
         "method",
         "name",
+        "once",
         "operation",
         "queue",
         "request",
@@ -167,104 +206,68 @@ class _Call:
         self,
         caller: Caller,
         operation: Operation,
-        request: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
         returns: Any,
-        *,
         auth: httpx.Auth | None,
-        queued: bool,
-        duplicate_risk: str | None,
-        gone_means_done: bool,
         check: Callable[[Any], str | None] | None,
+        token_request: bool,
+        once: bool,
     ) -> None:
         self.caller = caller
         self.operation = operation
+        self.args = args
+        self.kwargs = kwargs
         self.returns = returns
-        self.duplicate_risk = duplicate_risk
-        self.gone_means_done = gone_means_done
         self.check = check
+        self.flow = auth or caller.auth or caller.http.auth
+        self.queue = None if token_request else caller.queue
+        self.once = once
+        self.duplicate_risk: str | None = None
+        self.name = operation.__name__.rpartition(".")[2]  # until the request is built
+
+    def run(self, state: CallState) -> Awaitable[Any]:
+        self._build()  # here, inside the boundary: a broken contract is an UnexpectedError
+        if self.once:
+            return self.attempt(state)
+        policy, risk = self.caller.policy, self.duplicate_risk
+        return _retry.run(self.attempt, state, policy=policy, duplicate_risk=risk)
+
+    def _build(self) -> None:
+        request = self.operation.build_request(*self.args, **self.kwargs)
         self.method, self.url, self.name = _target(
-            caller.base_url, request.pop("method"), request.pop("url")
+            self.caller.base_url, request.pop("method"), request.pop("url")
         )
-        self.headers = caller.headers
+        self.headers = self.caller.headers
         extra = request.pop("headers", None)  # the operation's header parameters, if any
         if extra:
             self.headers = httpx.Headers(self.headers)
             self.headers.update(extra)
         self.request = request  # what is left: the body, the query parameters
-        self.flow = auth or caller.auth or caller.http.auth
-        self.queue = caller.queue if queued else None
 
-    def run(self, state: Attempts) -> Awaitable[Any]:
+    async def attempt(self, state: CallState) -> Any:
         caller = self.caller
-        return _retry.run(
-            self.attempt,
-            state,
-            policy=caller.policy,
-            deadlines=caller.deadlines,
-            name=self.name,
-            duplicate_risk=self.duplicate_risk,
-        )
-
-    async def attempt(self, state: Attempts) -> Any:
-        caller, name = self.caller, self.name
-        error: DinteroError
-        left = state.time_left()
-        timeout = caller.timeout if left >= caller.longest else _cut(caller.timeout, left)
-        # The request is built here, not by `http.build_request`, which would copy, merge and
-        # re-encode the client's headers and cookies for every request: a tenth of a call. Its
-        # headers are the same (tests/test_requests.py); no cookies are kept.
-        sent = httpx.Request(
+        # Built here, not by `http.build_request`, which would copy, merge and re-encode the
+        # client's headers and cookies for every request: a tenth of a call. Its headers are the
+        # same (tests/test_requests.py); no cookies are kept.
+        request = httpx.Request(
             self.method,
             self.url,
             headers=self.headers,
-            extensions={
-                "timeout": caller.timeouts if timeout is caller.timeout else timeout.as_dict()
-            },
+            extensions={"timeout": caller.timeouts.within(state.time_left()), _wire.STATE: state},
             **self.request,
         )
-        state.request = sent
-        try:
-            if self.queue is None:
-                response = await caller.http.send(sent, auth=self.flow)
-            else:
-                response = await self.queue.send(caller.http, sent, self.flow)
-        except httpx.TimeoutException as exc:
-            raise _retry.classify(_wrap(APITimeoutError, name, exc)) from exc
-        except httpx.LocalProtocolError:
-            # Its message quotes the offending header, which may be a credential: no text, no
-            # chain. (A token that could cause it is refused when it is fetched.)
-            error = APIConnectionError(f"{name}: the request could not be sent")
-        except httpx.RemoteProtocolError as exc:
-            # Its message can quote the server's bytes (an illegal status or header line), and
-            # after a mis-framed answer those are the rest of an earlier body, a new client's
-            # secret included: only its first words are kept, here and in the chained error.
-            words = str(exc).split(":", 1)[0]
-            error = _wrap(APIConnectionError, name, httpx.RemoteProtocolError(words, request=sent))
-        except httpx.RequestError as exc:
-            raise _retry.classify(_wrap(APIConnectionError, name, exc)) from exc
-        except _bodies.Rejected as rejected:
-            error = rejected.error()
-        else:
-            state.request = None
-            if not response.is_success:
-                status = _responses.status_error(response)
-                if self.gone_means_done and _gone(status, state):
-                    return None
-                raise _retry.classify(status, _responses.retry_after(response))
-            try:
-                return _responses.parse(
-                    self.operation, response, self.returns, caller.generated, self.check
-                )
-            except MalformedResponseError as malformed:
-                error = malformed
-        if isinstance(error, MalformedResponseError) and self.duplicate_risk:
-            error.mark_outcome_unknown(
-                "Dintero accepted the request, but its answer could not be read; "
-                f"{self.duplicate_risk}."
-            )
-        if isinstance(error, APIConnectionError):
-            raise _retry.classify(error)
-        raise error
+        state.stage = Stage.WAITING
+        sending = (
+            caller.http.send(request, auth=self.flow)
+            if self.queue is None
+            else self.queue.send(caller.http, request, self.flow)
+        )
+        with state.observed.attempt(request):
+            response = await _wire.sent(self.name, state, sending)
+        if not response.is_success:
+            raise _responses.status_error(response)
+        return _responses.parse(self.operation, response, self.returns, self.check)
 
 
 @functools.lru_cache(maxsize=512)
@@ -286,17 +289,12 @@ def _headers(http: httpx.AsyncClient) -> httpx.Headers:
     return httpx.Headers([("Host", host), *http.headers.multi_items()])
 
 
-def _gone(error: DinteroError, state: Attempts) -> bool:
+def _gone(error: DinteroError, state: CallState) -> bool:
+    """A 404 to a delete whose earlier attempt may have been processed: that one deleted it."""
     return isinstance(error, NotFoundError) and state.maybe_processed_before
 
 
-def _wrap(cls: type[APIConnectionError], name: str, exc: httpx.RequestError) -> APIConnectionError:
-    error = cls(f"{name}: {type(exc).__name__}: {str(exc) or 'no detail'}")
-    error.__cause__ = exc
-    return error
-
-
-def _unexpected(name: str, exc: Exception) -> UnexpectedError:
+def _unexpected(name: str, exc: BaseException) -> UnexpectedError:
     frame = exc.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
@@ -306,20 +304,3 @@ def _unexpected(name: str, exc: Exception) -> UnexpectedError:
         f"{name}: unexpected {type(exc).__name__} at {where} "
         "(a bug in dintero-aio: please report it)"
     )
-
-
-def _phases(timeout: httpx.Timeout) -> tuple[float | None, ...]:
-    return (timeout.connect, timeout.read, timeout.write, timeout.pool)
-
-
-def _longest(timeout: httpx.Timeout) -> float:
-    phases = _phases(timeout)
-    return math.inf if None in phases else max(p for p in phases if p is not None)
-
-
-def _cut(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
-    """`timeout` with no phase allowed to outlast the call's deadline, `left` seconds away."""
-    phases = _phases(timeout)
-    left = max(left, 0.001)
-    connect, read, write, pool = (left if p is None else min(p, left) for p in phases)
-    return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)

@@ -114,7 +114,7 @@ class Clients:
         if grants is None:
             return await self._create(body)
         specs = _grant_specs(grants)
-        return await self._caller.guard(
+        return await self._caller.run(
             "create client with grants", lambda _: self._create_with_grants(body, specs)
         )
 

@@ -2,23 +2,24 @@
 
 Status errors carry the response as evidence (status, headers, body, method and URL) and
 Dintero's error `code` and `message`; connection errors are chained to the httpx exception that
-caused them. What an error carries is a detached copy with every credential taken out (see
-`redact`), because error trackers serialise exactly these attributes; no message ever contains a
-credential: messages are built from the status, the request path and Dintero's error body only.
+caused them. What an error carries is a detached copy with every credential taken out, because
+error trackers serialise exactly these attributes: the call's boundary does that (`_redact.error`)
+before the error reaches the caller, so the constructors here only store. No message ever
+contains a credential: messages are built from the status, the request path and Dintero's error
+body only.
+
+Every error pickles and copies with its type, message and attributes (task queues and process
+pools pickle exceptions; `BaseException` would call the constructor again with the message alone,
+which these keyword-only constructors refuse).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import httpx
-
-from . import _redact
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import httpx
     from dintero_aio_api.models import ClientWithSecret, Grant
-
-    from ._grants import GrantSpec
 
 
 class DinteroError(Exception):
@@ -28,6 +29,9 @@ class DinteroError(Exception):
     #: (a create or rotate-secret that was deliberately not retried, or whose 2xx answer could
     #: not be read); check the server's state before acting.
     outcome_unknown: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
 
     def mark_outcome_unknown(self, why: str) -> None:
         """Record, in the flag and in the message, that the server may have acted on the call."""
@@ -68,7 +72,7 @@ class MalformedResponseError(DinteroError):
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message)
-        self.response = _redact.response(response)
+        self.response = response
 
 
 class ResponseTooLargeError(MalformedResponseError):
@@ -82,12 +86,14 @@ class APIStatusError(DinteroError):
         self, message: str, *, response: httpx.Response, code: str | None, api_message: str | None
     ) -> None:
         super().__init__(message)
-        self.response = _redact.response(response)
+        self.response = response
         self.status_code = response.status_code
         #: Dintero's `error.code`, e.g. "mfa_required", when the body has one.
         self.code = code
         #: Dintero's `error.message`, when the body has one.
         self.message = api_message
+        #: The server's `Retry-After` in seconds, when it sent a usable one (429, 503).
+        self.retry_after: float | None = None
 
 
 class BadRequestError(APIStatusError):
@@ -108,8 +114,6 @@ class NotFoundError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """429. `retry_after` is the server's `Retry-After` in seconds, when it sent one."""
-
-    retry_after: float | None = None
 
 
 class InternalServerError(APIStatusError):
@@ -133,7 +137,7 @@ class GrantFailedError(DinteroError):
         *,
         client: ClientWithSecret,
         grants: tuple[Grant, ...],
-        not_made: tuple[GrantSpec, ...],
+        not_made: tuple[_Spec, ...],
     ) -> None:
         made = len(grants)
         super().__init__(
@@ -146,3 +150,18 @@ class GrantFailedError(DinteroError):
         self.not_made = not_made
         self.outcome_unknown = cause.outcome_unknown
         self.__cause__ = cause
+
+
+class _Spec(Protocol):
+    """What the message needs of a `GrantSpec` (named structurally, so that this module imports
+    nothing of the package)."""
+
+    @property
+    def audience(self) -> str: ...
+
+
+def _rebuild(cls: type[DinteroError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

@@ -3,7 +3,8 @@
 A client created with `clients.create` gets no token until it has a grant for the audience it
 asks for (Dintero's partner guide: "create the client, then delegate grants to it"). A grant's
 `client_id` is the granted client's `id`, its uuid, not its `client_id` string; every method here
-also takes the client object itself, so callers need not know which.
+also takes the client object itself, so callers need not know which. `Grant.client_id` is a
+`uuid.UUID`, like a client's `id`, so `grant.client_id == client.id` compares as it reads.
 """
 
 from __future__ import annotations
@@ -62,10 +63,17 @@ class GrantSpec:
     type: GrantType = attrs.field(default=GrantType.ANY, converter=_type)
 
 
-async def create_grant(caller: Caller, account_id: str, client_uuid: str, spec: GrantSpec) -> Grant:
-    """Create client grant, from checked input (`Grants.create` and `Clients.create`)."""
+async def create_grant(
+    caller: Caller, account_id: str, client_uuid: uuid.UUID | str, spec: GrantSpec
+) -> Grant:
+    """Create client grant, from checked input (`Grants.create` and `Clients.create`).
+
+    `client_uuid` is the client's `id`, checked already: a `UUID`, or its canonical string."""
     body = GrantCreate(
-        client_id=client_uuid, audience=spec.audience, scope=list(spec.scopes), type_=spec.type
+        client_id=client_uuid if isinstance(client_uuid, uuid.UUID) else uuid.UUID(client_uuid),
+        audience=spec.audience,
+        scope=list(spec.scopes),
+        type_=spec.type,
     )
     return await caller.call(
         aid_auths_client_grants_post, Grant, account_id, body=body, duplicate_risk=_CREATE_RISK

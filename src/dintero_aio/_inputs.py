@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import math
 import re
 import ssl
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -27,7 +26,6 @@ _ACCOUNT_ID = re.compile(r"[PT](?:[0-9]{3}|[0-9]{8})")
 #: A merchant account (sub-account) in an exchange: always 8 digits.
 _MERCHANT_ID = re.compile(r"[PT][0-9]{8}")
 #: Longer than any real timeout; keeps every deadline a finite float.
-_MAX_SECONDS = 7 * 24 * 3600.0
 
 
 @functools.cache
@@ -85,6 +83,36 @@ def text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name} must be a non-empty string")
     return _encodable(name, value)
+
+
+def credential(name: str, value: object) -> str:
+    """A client id or secret, exactly as issued: a secret read from a file with its newline, or
+    a `client_id` that was never set (`UNSET`, from a client created without one), would fail
+    at Dintero as a bare 401; here it is refused, saying why, and never shown."""
+    if type(value).__name__ == "Unset":
+        raise InvalidInputError(
+            f"{name} is UNSET: a client created without a client_id logs in with the client_id "
+            "that Dintero's answer carries (created.client.client_id), or its id"
+        )
+    checked = text(name, value)
+    if checked != checked.strip():
+        raise InvalidInputError(
+            f"{name} has white space (a newline, say) at its start or end; pass it exactly as "
+            "issued, e.g. Path(file).read_text().strip()"
+        )
+    return checked
+
+
+def token_cache(value: object) -> Any:
+    """The `token_cache=` argument: None, or an object with the `TokenCache` protocol's methods."""
+    if value is None:
+        return None
+    needed = ("get", "set", "add", "delete_if")
+    if all(callable(getattr(value, name, None)) for name in needed):
+        return value
+    raise InvalidInputError(
+        f"token_cache must be a TokenCache, e.g. RedisTokenCache(redis), got {type(value).__name__}"
+    )
 
 
 def optional_text(name: str, value: object) -> str | None:
@@ -205,29 +233,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
-    """A finite number of seconds, positive (or zero if `zero_ok`), at most a week."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if (number >= 0 if zero_ok else number > 0) and number <= _MAX_SECONDS:
-            return number
-    kind = "a positive or zero" if zero_ok else "a positive"
-    raise InvalidInputError(f"{name} must be {kind} number of seconds, at most one week")
-
-
-def timeout(value: object) -> httpx.Timeout:
-    """Seconds per attempt, or an `httpx.Timeout` whose phases are each None or valid seconds."""
-    if isinstance(value, httpx.Timeout):
-        for phase in ("connect", "read", "write", "pool"):
-            if getattr(value, phase) is not None:
-                seconds(f"timeout.{phase}", getattr(value, phase))
-        return value
-    return httpx.Timeout(seconds("timeout", value))
 
 
 def byte_count(name: str, value: object) -> int:

@@ -4,14 +4,14 @@ A partner (an account with merchant sub-accounts) manages a merchant's clients a
 token for that merchant's account, which it gets by exchanging its own token (Exchange token).
 One partner instance may serve thousands of merchants, so a view is small: the partner's
 connection pool, lifecycle and retry policy (one `Caller`, evolved to this account's token
-flow), its own `TokenCache` (at most one token), and the two operation groups.
+flow), its own `Tokens` (at most one token), and the two operation groups.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from ._auth import TokenAuth, TokenCache
+from ._auth import TokenAuth, Tokens
 from ._calls import Caller
 from ._clients import Clients
 from ._grants import Grants
@@ -28,9 +28,7 @@ class MerchantAccount:
 
     __slots__ = ("_caller", "_tokens", "account_id", "clients", "grants", "partner_id")
 
-    def __init__(
-        self, partner: Caller, partner_id: str, account_id: str, tokens: TokenCache
-    ) -> None:
+    def __init__(self, partner: Caller, partner_id: str, account_id: str, tokens: Tokens) -> None:
         self.account_id = account_id
         self.partner_id = partner_id
         self._tokens = tokens
@@ -47,7 +45,7 @@ class MerchantAccount:
     async def verify_credentials(self) -> int:
         """Make sure a token for this account can be had (exchanging the partner's unless a fresh
         one is cached) and return its lifetime in seconds."""
-        token = await self._caller.guard("token check", lambda _: self._tokens.get())
+        token = await self._caller.run("token check", lambda _: self._tokens.get(), retried=True)
         return token.lifetime
 
     def __repr__(self) -> str:

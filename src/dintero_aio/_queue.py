@@ -20,8 +20,14 @@ import asyncio
 
 import httpx
 
+from ._timeouts import wait_for_slot
 
-class Queue:
+
+class RequestQueue:
+    """Requests in arrival order, at most `size` of them sent at once."""
+
+    __slots__ = ("_slots",)
+
     def __init__(self, size: int) -> None:
         self._slots = asyncio.Semaphore(size)  # FIFO: a newcomer never overtakes a waiter
 
@@ -30,21 +36,10 @@ class Queue:
     ) -> httpx.Response:
         """`http.send(request)` once a slot is free."""
         if self._slots.locked():
-            await self._wait(request)
+            await wait_for_slot(self._slots, request)
         else:
             await self._slots.acquire()  # a slot is free: returns at once
         try:
             return await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
         finally:
             self._slots.release()
-
-    async def _wait(self, request: httpx.Request) -> None:
-        limit = request.extensions["timeout"]["pool"]
-        try:
-            async with asyncio.timeout(limit):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(
-                f"no connection became free within the pool timeout of {limit}s",
-                request=request,
-            ) from None

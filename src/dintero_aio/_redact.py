@@ -11,18 +11,22 @@ response headers, body, method, URL) stays.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 
 import httpx
 
 MASK = "**********"
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
-#: A JSON string member holding a credential, also in a truncated body (the closing quote may
-#: be missing). The value may contain escaped quotes.
-_SECRET_MEMBER = re.compile(
-    rb'("(?:client_secret|access_token|refresh_token|id_token|mfa_token)"\s*:\s*)'
-    rb'"(?:[^"\\]|\\.)*"?'
+_SECRET_NAMES = frozenset(
+    {"client_secret", "access_token", "refresh_token", "id_token", "mfa_token"}
 )
+#: A JSON string member, also in a truncated body (the value's closing quote may be missing);
+#: the name and value may contain escapes. The name is decoded before it is compared, so that
+#: `"client\u005fsecret"` (the same member to any JSON reader) is masked too.
+_MEMBER = re.compile(rb'"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*"?')
+#: Marks a response that is already a redacted copy, so the boundary never copies twice.
+_REDACTED = "dintero_aio.redacted"
 
 
 def request(original: httpx.Request) -> httpx.Request:
@@ -33,25 +37,48 @@ def request(original: httpx.Request) -> httpx.Request:
 
 def response(original: httpx.Response) -> httpx.Response:
     """A read `original`, detached from its connection, with credential members masked."""
+    if original.extensions.get(_REDACTED):
+        return original
     try:
         sent = request(original.request)
     except RuntimeError:  # a response built without a request (tests, custom transports)
         sent = None
-    body = _SECRET_MEMBER.sub(rb'\1"' + MASK.encode() + rb'"', original.content)
+    body = _MEMBER.sub(_mask, original.content)
     headers = [(k, v) for k, v in original.headers.raw if k.lower() != b"content-encoding"]
-    return httpx.Response(original.status_code, headers=headers, content=body, request=sent)
+    return httpx.Response(
+        original.status_code,
+        headers=headers,
+        content=body,
+        request=sent,
+        extensions={_REDACTED: True},
+    )
 
 
-def chain(error: BaseException) -> None:
-    """Replace the request of every httpx exception chained to `error` by a clean copy."""
+def _mask(member: re.Match[bytes]) -> bytes:
+    try:
+        name = json.loads(b'"' + member[1] + b'"')
+    except ValueError:
+        return member[0]
+    if name not in _SECRET_NAMES:
+        return member[0]
+    return b'"' + member[1] + b'"' + member[2] + b'"' + MASK.encode() + b'"'
+
+
+def error(exc: BaseException) -> None:
+    """Take every credential out of `exc` and everything chained to it: the responses errors
+    carry become redacted copies, and httpx exceptions' requests lose their credential headers.
+    Done once, at the call's boundary (`_calls.Caller.guard`)."""
     seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
+    pending: list[BaseException | None] = [exc]
     while pending:
-        exc = pending.pop()
-        if exc is None or id(exc) in seen:
+        current = pending.pop()
+        if current is None or id(current) in seen:
             continue
-        seen.add(id(exc))
-        if isinstance(exc, httpx.RequestError):
+        seen.add(id(current))
+        carried = getattr(current, "response", None)
+        if isinstance(carried, httpx.Response) and not isinstance(current, httpx.HTTPError):
+            current.response = response(carried)  # type: ignore[attr-defined]
+        if isinstance(current, httpx.RequestError):
             with contextlib.suppress(RuntimeError):  # raised before a request existed
-                exc.request = request(exc.request)
-        pending += [exc.__cause__, exc.__context__]
+                current.request = request(current.request)
+        pending += [current.__cause__, current.__context__]

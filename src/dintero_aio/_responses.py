@@ -46,10 +46,20 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 
 
 class Operation(Protocol):
-    """The part of a generated operation module (`dintero_aio_api.api.auth.*`) that the SDK uses."""
+    """The contract our endpoint template adds to every generated operation module
+    (`dintero_aio_api.api.auth.*`): public names only (tests/test_generated.py pins them)."""
 
-    def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
-    def _parse_response(self, *, client: Any, response: httpx.Response) -> Any: ...
+    __name__: str
+    SUCCESS_STATUS: int
+
+    def build_request(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+    def parse_success(self, response: httpx.Response) -> Any: ...
+
+
+class BrokenContract(Exception):
+    """The generated parser returned something other than the model it promises: a bug of ours
+    (the template or the generator changed), never Dintero's; the boundary makes it an
+    `UnexpectedError`."""
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -82,8 +92,7 @@ def status_error(response: httpx.Response) -> APIStatusError:
     if api_message:
         text += f": {api_message}"
     error = cls(text, response=response, code=code, api_message=api_message)
-    if isinstance(error, RateLimitError):
-        error.retry_after = retry_after(response)
+    error.retry_after = retry_after(response)
     return error
 
 
@@ -108,15 +117,20 @@ def parse(
     operation: Operation,
     response: httpx.Response,
     returns: Any,
-    client: Any,
     check: Callable[[Any], str | None] | None = None,
 ) -> Any:
     """The model for a 2xx `response`, checked against `returns` (e.g. `list[ClientInfo]`) and
     then by `check`, which returns what is wrong with the model, if anything."""
+    if response.status_code != operation.SUCCESS_STATUS:
+        raise MalformedResponseError(
+            f"{response.status_code} response to {_name(response)} is not the "
+            f"{operation.SUCCESS_STATUS} the spec promises",
+            response=response,
+        )
     if _is_list(returns) and not response.content.lstrip().startswith(b"["):
         raise MalformedResponseError("expected a JSON array from Dintero", response=response)
     try:
-        parsed = operation._parse_response(client=client, response=response)
+        parsed = operation.parse_success(response)
     # The generated parsers fail with whatever the bad data trips over: KeyError, TypeError,
     # ValueError (JSONDecodeError, UnicodeDecodeError, enums, dates), AttributeError, ...
     except Exception as exc:
@@ -126,6 +140,8 @@ def parse(
         if isinstance(exc, KeyError):
             problem = f"{problem} {exc}"
     else:
+        if not isinstance(parsed, typing.get_origin(returns) or returns):
+            raise BrokenContract(operation.__name__)
         problem = None
         if not _checker(returns)(parsed):
             problem = "a missing or mistyped field"

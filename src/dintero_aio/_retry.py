@@ -23,29 +23,17 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import attrs
-import httpx
 
-from . import _inputs
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    DinteroError,
-    InvalidInputError,
-)
-from ._timeouts import Deadlines
+from . import _timeouts
+from ._errors import APIConnectionError, APIStatusError, DinteroError, InvalidInputError
+from ._wire import AMBIGUOUS, REFUSED, CallState, maybe_processed
 
 log = logging.getLogger("dintero_aio")
 T = TypeVar("T")
 
-#: Failures that happen before the request is handed to the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-#: Statuses that say "not processed, try again"; and those that leave the outcome open.
-_REFUSED = frozenset({429, 503})
-#: Any other 5xx (599 and the 52x of proxies included) may come after the request was processed,
-#: except 501 and 505, which say the request was not understood.
-_AMBIGUOUS = frozenset(range(500, 1000)) - _REFUSED - {501, 505}
 _MAX_RETRIES = 100
+#: Statuses worth another attempt: refused (not processed) or ambiguous (maybe processed).
+_TRANSIENT = REFUSED | AMBIGUOUS
 
 
 @attrs.frozen
@@ -70,7 +58,7 @@ class RetryPolicy:
         if not 0 <= retries <= _MAX_RETRIES:
             raise InvalidInputError(f"RetryPolicy.max_retries must be from 0 to {_MAX_RETRIES}")
         for name in ("initial_delay", "max_delay", "total_timeout"):
-            seconds = _inputs.seconds(
+            seconds = _timeouts.seconds(
                 f"RetryPolicy.{name}", getattr(self, name), zero_ok=name != "total_timeout"
             )
             object.__setattr__(self, name, seconds)
@@ -92,108 +80,66 @@ def policy(value: object) -> RetryPolicy:
     return value
 
 
-class Retryable(Exception):
-    """Raised by an attempt for a failure that another attempt might not have."""
-
-    def __init__(self, error: DinteroError, *, maybe_processed: bool, wait: float | None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.maybe_processed = maybe_processed
-        self.wait = wait  # the server's Retry-After, if it sent one
-
-
-def classify(error: DinteroError, wait: float | None = None) -> Exception:
-    """`error` wrapped as `Retryable` when a retry could help, else `error` itself."""
-    if isinstance(error, APIStatusError):
-        if error.status_code in _REFUSED:
-            return Retryable(error, maybe_processed=False, wait=wait)
-        if error.status_code in _AMBIGUOUS:
-            return Retryable(error, maybe_processed=True, wait=None)
-        return error
-    if isinstance(error, APIConnectionError):
-        sent = not isinstance(error.__cause__, _NOT_SENT)
-        return Retryable(error, maybe_processed=sent, wait=None)
-    return error
-
-
-@attrs.define
-class Attempts:
-    """What an attempt needs to know about the call it belongs to, and what the call's
-    boundary needs to know about the attempt under way when the call ends."""
-
-    deadline: float
-    #: The call's task and event loop.
-    task: asyncio.Task[object]
-    loop: asyncio.AbstractEventLoop
-    retries: int = 0
-    #: True once an earlier attempt failed in a way that may have been processed by the server.
-    maybe_processed_before: bool = False
-    #: The request of the attempt under way, until its response has been read.
-    request: httpx.Request | None = None
-
-    def time_left(self) -> float:
-        return self.deadline - self.loop.time()
-
-    def in_flight(self) -> bool:
-        """Whether the attempt under way may have reached the server: its credentials are on
-        it (a call still waiting for its token has sent nothing)."""
-        return self.request is not None and "authorization" in self.request.headers
-
-
 async def run(
-    attempt: Callable[[Attempts], Awaitable[T]],
-    state: Attempts,
+    attempt: Callable[[CallState], Awaitable[T]],
+    state: CallState,
     *,
     policy: RetryPolicy,
-    deadlines: Deadlines,
-    name: str,
     duplicate_risk: str | None,
 ) -> T:
-    """Run `attempt` under `policy`, all of it by `state.deadline`. `duplicate_risk` is None for
-    a call that is safe to repeat, else what a retry after an ambiguous failure could do (it goes
-    into the error message)."""
-    try:
-        with deadlines.at(state.deadline, state.task, state.loop):
-            while True:
-                try:
-                    return await attempt(state)
-                except Retryable as exc:
-                    wait = _wait(exc, state, policy, duplicate_risk)
-                    if wait is None:
-                        raise
-                    state.retries += 1
-                    state.maybe_processed_before |= exc.maybe_processed
-                    log.info(
-                        "retry %d of %d in %.2fs after %s",
-                        state.retries,
-                        policy.max_retries,
-                        wait,
-                        exc.error,
-                    )
-                await asyncio.sleep(wait)
-    except Retryable as exc:
-        if exc.maybe_processed and duplicate_risk:
-            exc.error.mark_outcome_unknown(f"not retried, because {duplicate_risk}.")
-        log.info("giving up after %d %s: %s", state.retries, _retries(state.retries), exc.error)
-        raise exc.error from exc.error.__cause__
-    except TimeoutError as exc:
-        error = APITimeoutError(f"{name}: total_timeout of {policy.total_timeout}s ran out")
-        if duplicate_risk and state.in_flight():
-            error.mark_outcome_unknown(f"a request may have been in flight; {duplicate_risk}.")
-        raise error from exc
+    """Run `attempt` under `policy` until it succeeds or its failure is final. `duplicate_risk`
+    is None for a call that is safe to repeat, else what a repeat could do; such a call is
+    retried only after failures that provably left it unprocessed. The call's deadline is kept
+    by its boundary (`_calls.Caller.guard`); no wait here is allowed to pass it."""
+    while True:
+        try:
+            return await attempt(state)
+        except DinteroError as error:
+            if not _transient(error):
+                raise
+            wait = _wait(error, state, policy, duplicate_risk)
+            if wait is None:
+                done = state.retries_so_far()
+                log.info("giving up after %d %s: %s", done, _retries(done), error)
+                raise
+            number = state.retries_so_far() + 1
+            state.retrying(error)
+            state.observed.retrying(error, wait)
+            log.info(
+                "retry %d of %d in %.2fs after %s",
+                number,
+                policy.max_retries,
+                wait,
+                error,
+            )
+        await asyncio.sleep(wait)
 
 
 def _wait(
-    exc: Retryable, state: Attempts, policy: RetryPolicy, duplicate_risk: str | None
+    error: DinteroError, state: CallState, policy: RetryPolicy, duplicate_risk: str | None
 ) -> float | None:
-    """The wait before the next attempt, or None when there is to be no next attempt."""
-    if (exc.maybe_processed and duplicate_risk) or state.retries >= policy.max_retries:
+    """The wait before a new attempt after a transient `error`, or None for no new attempt."""
+    if duplicate_risk and maybe_processed(state, error):
         return None
-    wait = policy.delay(state.retries) if exc.wait is None else exc.wait
+    done = state.retries_so_far()
+    if done >= policy.max_retries:
+        return None
+    # Retry-After means something on a refusal only (429, 503); an ambiguous 5xx's is ignored.
+    retry_after = None
+    if isinstance(error, APIStatusError) and error.status_code in REFUSED:
+        retry_after = error.retry_after
+    wait = policy.delay(done) if retry_after is None else retry_after
     if wait >= state.time_left():
-        log.info("not retrying: a %.2fs wait would pass the deadline; %s", wait, exc)
+        log.info("not retrying: a %.2fs wait would pass the deadline; %s", wait, error)
         return None
     return wait
+
+
+def _transient(error: DinteroError) -> bool:
+    """Whether another attempt might not fail the same way."""
+    if isinstance(error, APIStatusError):
+        return error.status_code in _TRANSIENT
+    return isinstance(error, APIConnectionError)
 
 
 def _retries(count: int) -> str:

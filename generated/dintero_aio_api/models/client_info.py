@@ -21,7 +21,9 @@ class ClientInfo:
         id (UUID):
         name (str | Unset):  Example: pos.
         description (str | Unset):
-        client_id (str | Unset): Your client ID. Example: pos-1.
+        client_id (str | Unset): Your client ID, unique in the account: a second live client with it is refused
+            with 409 (our rule; Dintero documents no status for it).
+             Example: pos-1.
         callbacks (list[str] | Unset):  Example: ['https://example.com/callback'].
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):

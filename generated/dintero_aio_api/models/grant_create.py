@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast
+from uuid import UUID
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,18 +18,21 @@ class GrantCreate:
     """The writable fields of a client grant.
 
     Attributes:
-        client_id (str): The client the grant is for: the client's `id` (the uuid Create client returns),
+        client_id (UUID): The client the grant is for: the client's `id` (the uuid Create client returns),
             not its `client_id`. Dintero's partner guide: "Use the id from the previous step as
-            the client_id value."
+            the client_id value." (`format: uuid` is our reading of that guide; the 2021 model
+            says only `string`.)
              Example: 497f6eca-6276-4993-bfeb-53cbbbba6f08.
         audience (str): The API the client may get tokens for. Example: https://api.dintero.com/v1/accounts/T12345678.
-        scope (list[str]): The scopes the client's tokens for this audience carry. Example: ['checkout:admin'].
+        scope (list[str]): The scopes the client's tokens for this audience carry. Non-empty, of non-empty
+            strings (our rule, as for `audience`: a grant without them can never be used).
+             Example: ['checkout:admin'].
         type_ (GrantType | Unset): Limits how the grant can be used in Get Token: `any` (the default) or only with that
             `grant_type`. A grant with type `authorization_code` cannot be used in Get Token with
             `grant_type=client_credentials`.
     """
 
-    client_id: str
+    client_id: UUID
     audience: str
     scope: list[str]
     type_: GrantType | Unset = UNSET
@@ -47,7 +51,7 @@ class GrantCreate:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def to_dict(self) -> dict[str, Any]:
-        client_id = self.client_id
+        client_id = str(self.client_id)
 
         audience = self.audience
 
@@ -74,7 +78,7 @@ class GrantCreate:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        client_id = d.pop("client_id")
+        client_id = UUID(d.pop("client_id"))
 
         audience = d.pop("audience")
 

@@ -55,11 +55,16 @@ On a real loopback socket (to test timeouts and dropped connections for real)::
     with serve(Emulator()) as running:
         ...  # base_url=running.base_url, e.g. "http://127.0.0.1:54321/v1"
 
-Or from a shell: `python -m dintero_aio.testing serve --port 8080`.
+Or from a shell: `python -m dintero_aio.testing serve --port 8080` (`--help` for the options,
+`--token-rate-limit N` among them). With `--host 0.0.0.0` it listens on all interfaces and says
+so; the `base_url` it prints is still the loopback one a client on this machine uses (as is
+`RunningEmulator.base_url`): 0.0.0.0 is not an address to connect to.
 
 Logging in: HTTP Basic with `emulator.client_id` / `emulator.client_secret` (the account's admin
 client: it needs no grant and its tokens carry the scope `admin:accounts`), or the `id` or
-`client_id` and current secret of a client created through the API, and the audience
+`client_id` and current secret of a client created through the API (a client created without a
+`client_id` gets its `id` as its `client_id`, so what create returned always logs in), and the
+audience
 `https://api.dintero.com/v1/accounts/{account_id}` (`emulator.audience`, or
 `emulator.audience_for(account_id)`) or the emulator's own URL as the request reached it (scheme
 and Host header), `{base_url}/accounts/{account_id}`. Tokens last `expires_in` seconds;
@@ -72,7 +77,8 @@ whose audience is the requested one (either form above, on both sides) and whose
 `client_id` is the client's `id` (its uuid), as in Dintero's partner guide ("use the id from the
 previous step as the client_id value"); creating a grant for a client id that is not a uuid is a
 400, for a uuid that names no live client of the account a 404. Deleting a grant stops new
-tokens; tokens already issued stay valid until they expire. `Emulator(require_grants=False)`
+tokens; tokens already issued stay valid until they expire. Deleting a client deletes its grants
+with it: they are no longer listed and never apply again. `Emulator(require_grants=False)`
 lets every live client log in without a grant (scope `admin:accounts`), as before grants existed;
 `emulator.add_grant(client, audience=None, scope=("admin:accounts",), type="any",
 account_id=None)` grants a client directly, without a request, for tests about something else.
@@ -95,7 +101,8 @@ credentials are not a listed client), `emulator.clients_of(account_id)` and
 `emulator.processed(op, account=None)` (requests that succeeded), for `op` in "token",
 "create", "list", "get", "delete", "rotate", "grants_list", "grants_create", "grants_delete",
 "exchange"; with `account`, only the requests whose path named that oid (for "exchange", the
-partner's). `repr(emulator)` shows the account, its admin client id and the counts of live
+partner's). `emulator.rate_limited(op, account=None)` counts the requests refused by the token
+rate limit. `repr(emulator)` shows the account, its admin client id and the counts of live
 clients and grants per account, never a secret, so a failing assertion says which emulator.
 
 Making it fail: faults queue per operation and each is used by the next request(s) of it:
@@ -110,17 +117,31 @@ Making it fail: faults queue per operation and each is used by the next request(
   requests): a slow server.
 - `corrupt_next(op, mode="truncated" | "not_json")`: processed, then a broken body.
 
+A fleet's stampede: `Emulator(token_rate_limit=N)` (or `emulator.token_rate_limit = N` at any
+time) lets at most N token requests, Get Token and exchange together, per account in any
+rolling second (the account in the path: the partner's, for an exchange); beyond that Dintero's
+429 error body with `Retry-After` in whole seconds. Dintero documents that 429 on Get Token but
+no numbers; the form is ours. Refused requests do not count against the limit.
+
 Drops and resets are real under `serve()`: the socket is closed (or reset) and httpx raises
 `RemoteProtocolError` (or `ReadError`). In-process the app raises those same httpx exceptions,
 so client code sees the same types. (Under another server, or wrapped in middleware, a drop
 is not possible and the raised exception ends up as a 500.) A delay only trips an httpx
 timeout under `serve()`: ASGITransport ignores timeouts.
 
-Rules the emulator chose where Dintero does not say: checks run in the order authentication
-(401), oid pattern (400), account (403 for a well-formed oid of another account), client or
-grant id (400 if not a uuid), body (400), existence (404). Listing grants documents no 400, so
-there a malformed oid is a 403. Tokens stay valid until they expire, even if their client is
-deleted or rotated or their grant deleted; a deleted or rotated-away secret gets no new token.
+Rules the emulator chose where Dintero does not say (no source for any of them; each is the
+choice that protects the user): checks run in the order token rate limit (when set),
+authentication (401), oid pattern (400), account (403 for a well-formed oid of another account),
+client or grant id (400 if not a uuid), body (400), existence (404). Listing grants documents no
+400, so there a malformed oid is a 403. A `client_id` is unique in its account: creating a second
+live client with one that a client of the account logs in with (a client_id, a client's id, the
+admin's) is a 409 Conflict with the code `duplicate_client_id` (a well-formed request that only
+the account's state refuses; a deleted client's client_id is free again). A client created
+without a `client_id` gets its `id` as one (Dintero's response model always carries one). A
+deleted client's grants are deleted with it. A `missing_grant` error names the audience the
+request asked for, as it asked. A 405 lists in `Allow` every method the path supports. Tokens
+stay valid until they expire, even if their client is deleted or rotated or their grant deleted;
+a deleted or rotated-away secret gets no new token.
 Secrets (client secrets, tokens, a grant's `oidc.client_secret`) never appear in a repr or a log
 record of the emulator.
 """

@@ -1,8 +1,10 @@
 """`python -m dintero_aio.testing serve`: the emulator as a standalone local server.
 
-For demos and for trying an SDK by hand. It prints the base URL and the test credentials it
-accepts (they are the emulator's own test values, not secrets), and serves until SIGINT or
-SIGTERM, then exits 0.
+For demos and for trying an SDK by hand. It prints `key: value` lines, the audience last: the
+base URL a client on this machine uses (the loopback address when it listens on all interfaces,
+`--host 0.0.0.0`: a wildcard is not an address to connect to, and the SDK takes plain http only
+to a loopback host), where it listens, and the test credentials it accepts (the emulator's own
+test values, not secrets). It serves until SIGINT or SIGTERM, then exits 0.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         help="let clients created through the API log in without a client grant",
     )
     run.add_argument("--expires-in", type=int, default=14400, help="token lifetime in seconds")
+    run.add_argument(
+        "--token-rate-limit",
+        type=_positive,
+        metavar="N",
+        help="answer 429 with Retry-After beyond N token requests (Get Token and exchange) per "
+        "account per rolling second (default: no limit)",
+    )
     run.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -53,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             expires_in=args.expires_in,
             merchants=args.merchant,
             require_grants=not args.no_grants,
+            token_rate_limit=args.token_rate_limit,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -71,11 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with serve(emulator, host=args.host, port=args.port, quiet=not args.access_log) as running:
             print(f"base_url: {running.base_url}")
+            bound = running.host or "0.0.0.0"  # noqa: S104 - what "" means when binding
+            bound = f"[{bound}]" if ":" in bound else bound
+            everywhere = " (all interfaces)" if running.listens_on_all_interfaces else ""
+            print(f"listening: {bound}:{running.port}{everywhere}")
             print(f"account_id: {emulator.account_id}")
             print(f"client_id: {emulator.client_id}")
             print(f"client_secret: {emulator.client_secret}")
             if emulator.merchants:
                 print(f"merchants: {','.join(emulator.merchants)}")
+            if emulator.token_rate_limit is not None:
+                print(f"token_rate_limit: {emulator.token_rate_limit} per account per second")
             print(f"audience: {emulator.audience}", flush=True)
             while not received:
                 time.sleep(0.1)
@@ -84,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"stopped by {signal.Signals(received[0]).name}", file=sys.stderr)
     return 0
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 if __name__ == "__main__":

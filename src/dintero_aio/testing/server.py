@@ -17,19 +17,33 @@ import uvicorn
 
 from .emulator import Emulator
 
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - not a bind
+"""Addresses that mean "every interface" when bound, and the loopback address of their family
+that a client on this machine connects to instead (a client cannot connect to 0.0.0.0)."""
+
 
 @dataclass(frozen=True)
 class RunningEmulator:
-    """Where a served Emulator listens."""
+    """Where a served Emulator listens: `host` as bound, `port` the real one."""
 
     emulator: Emulator
     host: str
     port: int
 
     @property
+    def listens_on_all_interfaces(self) -> bool:
+        """Whether `host` is a wildcard address (0.0.0.0 or ::): reachable from other machines."""
+        return self.host in _WILDCARDS
+
+    @property
     def base_url(self) -> str:
-        """The SDK's base URL, e.g. `http://127.0.0.1:54321/v1`."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """The SDK's base URL for a client on this machine, e.g. `http://127.0.0.1:54321/v1`.
+
+        For a wildcard `host` (0.0.0.0, ::) it names the loopback address instead: a wildcard
+        is not an address to connect to, and the SDK takes plain http only to a loopback host.
+        """
+        host = _WILDCARDS.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/v1"
 
 
@@ -53,7 +67,7 @@ def serve(
     config = uvicorn.Config(
         emulator,
         interface="asgi3",
-        http="h11",  # pinned, not "auto": the connection-drop hack in emulator.py relies on
+        http="h11",  # pinned, not "auto": the connection-drop hack in _faults.py relies on
         loop="asyncio",  # uvicorn's own protocol classes on an asyncio loop
         ws="none",
         lifespan="off",

@@ -64,6 +64,31 @@ def _parse_response(
         return None
 
 
+def build_request(
+    oid: str,
+) -> dict[str, Any]:
+    """dintero-aio: the request's method, url, body, query and header parameters."""
+    return _get_kwargs(
+        oid=oid,
+    )
+
+
+#: dintero-aio: the status of a successful answer.
+SUCCESS_STATUS = 200
+
+
+def parse_success(response: httpx.Response) -> list[ClientInfo]:
+    """dintero-aio: the model of a 200 answer (raises on a body that is not one)."""
+    response_200 = []
+    _response_200 = response.json()
+    for response_200_item_data in _response_200:
+        response_200_item = ClientInfo.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[Error | list[ClientInfo]]:

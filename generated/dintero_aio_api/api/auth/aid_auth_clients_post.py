@@ -55,6 +55,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 409:
+        response_409 = Error.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 500:
         response_500 = Error.from_dict(response.json())
 
@@ -64,6 +69,29 @@ def _parse_response(
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
         return None
+
+
+def build_request(
+    oid: str,
+    *,
+    body: ClientCreate,
+) -> dict[str, Any]:
+    """dintero-aio: the request's method, url, body, query and header parameters."""
+    return _get_kwargs(
+        oid=oid,
+        body=body,
+    )
+
+
+#: dintero-aio: the status of a successful answer.
+SUCCESS_STATUS = 200
+
+
+def parse_success(response: httpx.Response) -> ClientWithSecret:
+    """dintero-aio: the model of a 200 answer (raises on a body that is not one)."""
+    response_200 = ClientWithSecret.from_dict(response.json())
+
+    return response_200
 
 
 def _build_response(

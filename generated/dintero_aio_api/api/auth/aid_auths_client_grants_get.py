@@ -71,6 +71,36 @@ def _parse_response(
         return None
 
 
+def build_request(
+    oid: str,
+    *,
+    audience: str | Unset = UNSET,
+    client_id: str | Unset = UNSET,
+) -> dict[str, Any]:
+    """dintero-aio: the request's method, url, body, query and header parameters."""
+    return _get_kwargs(
+        oid=oid,
+        audience=audience,
+        client_id=client_id,
+    )
+
+
+#: dintero-aio: the status of a successful answer.
+SUCCESS_STATUS = 200
+
+
+def parse_success(response: httpx.Response) -> list[Grant]:
+    """dintero-aio: the model of a 200 answer (raises on a body that is not one)."""
+    response_200 = []
+    _response_200 = response.json()
+    for response_200_item_data in _response_200:
+        response_200_item = Grant.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[Error | list[Grant]]:

@@ -67,6 +67,28 @@ def _parse_response(
         return None
 
 
+def build_request(
+    oid: str,
+    id: UUID,
+) -> dict[str, Any]:
+    """dintero-aio: the request's method, url, body, query and header parameters."""
+    return _get_kwargs(
+        oid=oid,
+        id=id,
+    )
+
+
+#: dintero-aio: the status of a successful answer.
+SUCCESS_STATUS = 200
+
+
+def parse_success(response: httpx.Response) -> Grant:
+    """dintero-aio: the model of a 200 answer (raises on a body that is not one)."""
+    response_200 = Grant.from_dict(response.json())
+
+    return response_200
+
+
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[Error | Grant]:

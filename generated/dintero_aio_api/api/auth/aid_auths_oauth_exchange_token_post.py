@@ -66,6 +66,29 @@ def _parse_response(
         return None
 
 
+def build_request(
+    partner_id: str,
+    *,
+    body: Exchange,
+) -> dict[str, Any]:
+    """dintero-aio: the request's method, url, body, query and header parameters."""
+    return _get_kwargs(
+        partner_id=partner_id,
+        body=body,
+    )
+
+
+#: dintero-aio: the status of a successful answer.
+SUCCESS_STATUS = 200
+
+
+def parse_success(response: httpx.Response) -> AccessToken:
+    """dintero-aio: the model of a 200 answer (raises on a body that is not one)."""
+    response_200 = AccessToken.from_dict(response.json())
+
+    return response_200
+
+
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[AccessToken | Error]:
