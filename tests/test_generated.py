@@ -1,8 +1,10 @@
 """The generated package imports, sends what the spec says, and its one template override holds."""
 
+import copy
 import importlib
 import inspect
 import json
+import pickle
 import re
 import uuid
 from pathlib import Path
@@ -27,6 +29,7 @@ from dintero_aio_api.models import (
     GrantOidc,
     GrantType,
 )
+from dintero_aio_api.types import UNSET
 from pytest_httpx import HTTPXMock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +118,24 @@ def test_model_template_override_is_the_pinned_original_plus_one_block() -> None
         "{{ declaration(property) }}", "{{ property.to_string() | as_unembedded_code }}"
     )
     assert restored == original
+
+
+def test_types_template_override_is_the_pinned_original_plus_one_block() -> None:
+    """Fails when the generator is upgraded without re-copying its types template."""
+    ours = (ROOT / "templates" / "types.py.jinja").read_text(encoding="utf-8")
+    original_path = Path(openapi_python_client.__file__).parent / "templates" / "types.py.jinja"
+    restored = re.sub(r"\A\{#-.*?-#\}\n", "", ours, flags=re.DOTALL)
+    restored = re.sub(
+        r"\n\{# dintero-aio: begin #\}.*?\{# dintero-aio: end #\}\n", "", restored, flags=re.DOTALL
+    )
+    assert restored == original_path.read_text(encoding="utf-8")
+
+
+def test_unset_survives_pickling_and_copying_as_itself() -> None:
+    created = ClientWithSecret(id=uuid.uuid4(), client_secret="s", name="pos")
+    for again in (pickle.loads(pickle.dumps(created)), copy.deepcopy(created)):  # noqa: S301
+        assert again.description is UNSET
+        assert again.to_dict() == created.to_dict()
 
 
 def test_endpoint_template_override_is_the_pinned_original_but_one_change() -> None:

@@ -40,6 +40,7 @@ from ._errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from ._observe import NO_OBSERVER, Observer
 from ._wire import Stage
 
 log = logging.getLogger("dintero_aio")
@@ -184,11 +185,21 @@ class Tokens:
     A partner holds one per merchant account it has used (`Dintero.for_account`), hence the
     slots: a cache with its token costs a few hundred bytes."""
 
-    __slots__ = ("__weakref__", "_next_try", "_pause", "_refresh", "_token", "source", "what")
+    __slots__ = (
+        "__weakref__",
+        "_next_try",
+        "_pause",
+        "_refresh",
+        "_token",
+        "observer",
+        "source",
+        "what",
+    )
 
-    def __init__(self, source: TokenSource, what: str) -> None:
+    def __init__(self, source: TokenSource, what: str, observer: Observer = NO_OBSERVER) -> None:
         self.source = source
         self.what = what  # which token, for the log: "access token of T12345678"
+        self.observer = observer
         self._token: Token | None = None
         self._refresh: asyncio.Task[Token] | None = None
         self._pause = 0.0  # after a failed background refresh, the wait before the next one
@@ -258,7 +269,12 @@ class Tokens:
 
     async def _fetch_token(self) -> Token:
         started = monotonic()
-        issued = await self.source.fetch()
+        try:
+            issued = await self.source.fetch()
+        except BaseException as exc:
+            self.observer.token_fetched(self.what, None, monotonic() - started, exc)
+            raise
+        self.observer.token_fetched(self.what, issued.source, monotonic() - started, None)
         left, lifetime = issued.expires_in, issued.lifetime
         token = Token(
             issued,

@@ -35,7 +35,17 @@ class CallObservation(Protocol):
 
 
 class Observer(Protocol):
-    def call(self, name: str, account_id: str) -> CallObservation: ...
+    def call(self, name: str, account_id: str) -> CallObservation:
+        """A public call starts (its own requests, or a token's request, which runs as a call
+        of its own in a fresh context: it serves every waiter)."""
+        ...
+
+    def token_fetched(
+        self, what: str, source: str | None, seconds: float, error: BaseException | None
+    ) -> None:
+        """A token fetch ended: `what` token ("access token of T12345678", "exchange token of
+        T87654321"), where it came from ("dintero", "shared"; None if it failed)."""
+        ...
 
 
 class _Nobody:
@@ -45,6 +55,11 @@ class _Nobody:
 
     def call(self, name: str, account_id: str) -> _Nobody:
         return self
+
+    def token_fetched(
+        self, what: str, source: str | None, seconds: float, error: BaseException | None
+    ) -> None:
+        return None
 
     def attempt(self, request: httpx.Request) -> _Nobody:
         return self
