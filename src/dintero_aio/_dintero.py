@@ -373,13 +373,14 @@ def _check_variable(key: str, variable: str, value: str) -> None:
     }
     try:
         checks[key](value)
+        return
     except InvalidInputError as exc:
         # The checks' messages start with the setting's name and may end by quoting the value
         # ("..., got 'x'"): the one is replaced by the variable, the other cut off.
         problem = re.split(r"[,;] got ", str(exc))[0].removeprefix(key).lstrip()
-        raise InvalidInputError(
-            f"the environment variable {variable} is not usable: {problem}"
-        ) from None  # not chained: the original quotes the value
+    # Raised here, outside the handler: the original, which quotes the value, must not be
+    # chained to it as its __context__.
+    raise InvalidInputError(f"the environment variable {variable} is not usable: {problem}")
 
 
 def _backend(value: str) -> str:
