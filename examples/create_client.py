@@ -51,7 +51,7 @@ def keep_secret(fd: int, secret: str, path: Path) -> None:
     """Write the secret to the file opened for it; print it if that fails, so it is not lost."""
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(secret + "\n")
+            file.write(secret)  # exactly the secret: read_text() gives it back as it is
     except OSError as error:
         print(f"warning: cannot write {path} ({error}): the secret follows", file=sys.stderr)
         print(secret)

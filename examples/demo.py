@@ -79,7 +79,7 @@ def main() -> None:
             )
             mode = stat.S_IMODE(secret_file.stat().st_mode)
             print(f"\nLogging in with the rotated secret, read from the file (mode {mode:o}):")
-            as_new["DINTERO_CLIENT_SECRET"] = secret_file.read_text().strip()
+            as_new["DINTERO_CLIENT_SECRET"] = secret_file.read_text()  # exactly the secret
             run_cli(as_new, "token", "check")
         grants = json.loads(run_cli(env, "grants", "list", "--client-id", created["id"]))
         run_cli(env, "grants", "delete", grants[0]["id"])

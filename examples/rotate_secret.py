@@ -74,7 +74,7 @@ async def rotate(client_uuid: str, secret_file: Path) -> tuple[str, str]:
         raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(rotated.client_secret + "\n")
+            file.write(rotated.client_secret)  # exactly the secret, no newline
         print(f"Rotated the secret of {client_uuid}; the new one is in {secret_file}")
     except OSError as error:  # the old secret is dead already: never lose the new one
         print(f"warning: cannot write {secret_file} ({error}): the secret follows", file=sys.stderr)

@@ -61,7 +61,29 @@ def render(report: dict[str, object]) -> str:
             f"| {fault} | {outcome} | {seen} | {done} |" for fault, outcome, seen, done in rows
         ]
         lines.append("")
-    return "\n".join(lines + _hostile(report) + _body_limits(report))
+    return "\n".join(lines + _hostile(report) + _body_limits(report) + _STATEFUL)
+
+
+#: What tests/test_stateful.py checks after every step (it reports no figures of its own).
+_STATEFUL = [
+    "",
+    "## Lifecycle interleavings (model-based)",
+    "",
+    "`tests/test_stateful.py` lets hypothesis drive one partner instance and its merchant view",
+    "against the emulator on a real socket: calls of every operation started (also straight into",
+    "a fault), cancelled, tokens expired, faults injected into token and exchange requests, time",
+    "advanced, and `aclose()` called once or by up to three tasks at once. `make test` explores",
+    "30 runs of 30 steps; `make reliability` 300. After every step:",
+    "",
+    "- every finished call ended with its model or a `DinteroError` (or a cancellation the test",
+    "  itself made), never anything else;",
+    "- a create is processed at most once, and one that failed without `outcome_unknown` was not",
+    "  processed at all;",
+    "- at most one token request per account per expiry (plus one per refused or failed token);",
+    "- once every `aclose()` has returned: no call is left running, the pool is closed and no",
+    "  connection is open; at the end no task is left on the loop.",
+    "",
+]
 
 
 def _hostile(report: dict[str, object]) -> list[str]:

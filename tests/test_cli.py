@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +23,7 @@ import pytest
 
 import dintero_aio
 from dintero_aio import _cli as cli
-from dintero_aio.testing import Emulator, RunningEmulator, serve
-from dintero_aio.testing.emulator import OPERATIONS
+from dintero_aio.testing import OPERATIONS, Emulator, RunningEmulator, serve
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_create_writes_the_secret_to_a_new_file_and_prints_it_masked(
     assert created["client_secret"] == cli.MASK
     assert created["client_secret_file"] == str(path)
     assert stored.client_secret not in out + err
-    assert path.read_text() == stored.client_secret + "\n"
+    assert path.read_text() == stored.client_secret
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert (created["name"], created["client_id"], created["callbacks"]) == (
         "pos",
@@ -99,7 +101,7 @@ def test_lifecycle_commands(
     assert json.loads(out)["client_secret"] == cli.MASK
     new_secret = running.emulator.clients[0].client_secret
     assert new_secret != old_secret
-    assert path.read_text() == new_secret + "\n"
+    assert path.read_text() == new_secret
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     status, out, _ = run(capsys, "clients", "rotate-secret", client_id, "--show-secret")
@@ -459,15 +461,15 @@ def test_an_unusable_secret_file_is_refused_before_anything_is_sent(
 
 def after_the_call(monkeypatch: pytest.MonkeyPatch, then: Callable[[], object]) -> None:
     """Run `then` once the command's call is over (the secret made), before the CLI writes it."""
-    real_run = cli._run
+    real_call = cli._secret_call
 
-    async def run_then(args: Any) -> Any:
+    async def call_then(*args: Any) -> Any:
         try:
-            return await real_run(args)
+            return await real_call(*args)
         finally:
             then()
 
-    monkeypatch.setattr(cli, "_run", run_then)
+    monkeypatch.setattr(cli, "_secret_call", call_then)
 
 
 def fail_for(monkeypatch: pytest.MonkeyPatch, name: str, path: Path, code: int) -> None:
@@ -538,16 +540,18 @@ def test_the_secret_is_in_its_file_before_anything_is_printed(
 ) -> None:
     path = tmp_path / "new.secret"
     seen: list[str] = []
-    real_print = cli._print
+    real_write = cli.Stdout.write
 
-    def print_(result: Any) -> None:
+    def write(self: cli.Stdout, text: str) -> bool:
         seen.append(path.read_text())
-        real_print(result)
+        return real_write(self, text)
 
-    monkeypatch.setattr(cli, "_print", print_)
-    status, _, _ = run(capsys, "clients", "create", "--name", "pos", "--secret-file", str(path))
+    monkeypatch.setattr(cli.Stdout, "write", write)
+    grant = f"{running.emulator.audience}=admin:accounts"
+    argv = ["clients", "create", "--name", "pos", "--grant", grant, "--secret-file", str(path)]
+    status, _, _ = run(capsys, *argv)
     assert status == 0
-    assert seen == [running.emulator.clients[0].client_secret + "\n"]
+    assert seen == [running.emulator.clients[0].client_secret] * 2  # before and after the grant
 
 
 @pytest.mark.parametrize("file_fails", [False, True])
@@ -589,7 +593,7 @@ def test_a_failed_grant_still_delivers_the_secret(
     else:
         assert status == cli.EXIT_AUTH  # the grant's failure decides
         assert (printed["client_secret"], printed["client_secret_file"]) == (cli.MASK, str(path))
-        assert path.read_text() == stored.client_secret + "\n"
+        assert path.read_text() == stored.client_secret
         assert warnings == []
 
 
@@ -681,7 +685,7 @@ def test_a_bad_timeout_is_refused_in_shell_words(
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["--account-id", "X1", "token", "check"], "--account-id or DINTERO_ACCOUNT_ID"),
+        (["--account-id", "X1", "token", "check"], "--account-id must be P or T"),
         (["--base-url", "ftp://a.example", "token", "check"], "--base-url or DINTERO_BASE_URL"),
         (
             ["grants", "create", "--client-id", "pos-1", "--audience", "https://a", "--scope", "s"],
@@ -745,3 +749,375 @@ def test_allow_insecure_http_reaches_another_host(
     assert status == 0, err
     assert json.loads(out)["ok"] is True
     assert running.emulator.processed("token") == 1
+
+
+# Issue 18: a secret file holds exactly the secret; options go anywhere; every flag documented.
+
+
+def test_a_secret_file_holds_exactly_the_secret_and_logs_in_as_read(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """`Dintero(client_secret=Path(f).read_text())` must work: no newline, nothing around it."""
+    path = tmp_path / "pos.secret"
+    grant = f"{running.emulator.audience}=admin:accounts"
+    argv = [
+        "clients",
+        "create",
+        "--client-id",
+        "pos-1",
+        "--grant",
+        grant,
+        "--secret-file",
+        str(path),
+    ]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    (stored,) = running.emulator.clients
+    assert path.read_bytes() == stored.client_secret.encode()
+
+    monkeypatch.setenv("DINTERO_CLIENT_ID", json.loads(out)["client_id"])
+    monkeypatch.setenv("DINTERO_CLIENT_SECRET", path.read_text())
+    assert run(capsys, "token", "check")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--account", "T00000002", "clients", "list"],
+        ["clients", "--account", "T00000002", "list"],
+        ["clients", "list", "--account", "T00000002"],
+        ["clients", "list", "--account", "T00000002", "--timeout", "5", "-v"],
+    ],
+    ids=["before", "between", "after", "after-several"],
+)
+def test_options_go_before_or_after_the_command(
+    partner: RunningEmulator, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert status == 0, err
+    assert json.loads(out) == []
+    assert partner.emulator.processed("list", account="T00000002") == 1
+    assert partner.emulator.processed("list", account="P00000001") == 0
+
+
+def test_an_option_after_the_command_wins_over_the_same_before_it(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "--account-id", "T12345678", "token", "check", "--account-id", "X")
+    assert status == cli.EXIT_INPUT
+    assert "--account-id must be P or T" in err
+    assert sent(running.emulator) == 0
+
+
+def test_an_option_not_repeated_after_the_command_keeps_its_value(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "--account-id", "X", "token", "check")
+    assert status == cli.EXIT_INPUT
+    assert "--account-id must be P or T" in err
+
+
+def options() -> set[str]:
+    """Every option string of every command, help and version included."""
+    return {
+        option
+        for parser in parsers().values()
+        for action in parser._actions
+        for option in action.option_strings
+    }
+
+
+def test_every_option_is_in_the_command_line_reference() -> None:
+    reference = (Path(__file__).resolve().parents[1] / "docs/reference/cli.md").read_text()
+    documented = set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", reference))
+    assert options() - documented == set()
+    assert {"--backend", "--account-id", "--auth-client-id", "--timeout"} <= documented
+    for variable in ("DINTERO_BACKEND", "DINTERO_REDIS_URL", "DINTERO_CLIENT_SECRET"):
+        assert variable in reference
+
+
+def test_backend_and_settings_reach_from_env(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI passes what its options say and leaves the environment to `from_env`."""
+    seen: list[dict[str, Any]] = []
+
+    class Recording(dintero_aio.Dintero):
+        @classmethod
+        def from_env(cls, **overrides: Any) -> Any:
+            seen.append(dict(overrides))
+            overrides.pop("backend", None)  # the recording is the point, not the transport
+            return super().from_env(**overrides)
+
+    monkeypatch.setattr(cli, "Dintero", Recording)
+    monkeypatch.setenv("DINTERO_BACKEND", "aiohttp")
+    assert run(capsys, "token", "check", "--backend", "httpcore", "--timeout", "7")[0] == 0
+    assert run(capsys, "token", "check")[0] == 0
+    assert seen == [{"timeout": 7.0, "backend": "httpcore"}, {"timeout": 30.0}]
+
+
+# Issue 17, item 4: a value from the environment is never echoed; the variable is named.
+
+LEAKED = "sk_live_4f9a7c0ffee0ddba11"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DINTERO_ACCOUNT_ID", LEAKED),
+        ("DINTERO_ACCOUNT_ID", f"T1234 {LEAKED}"),
+        ("DINTERO_BACKEND", LEAKED),
+        ("DINTERO_BASE_URL", f"https://user:{LEAKED}@api.dintero.com/v1"),
+        ("DINTERO_BASE_URL", f"ftp://{LEAKED}.example/v1"),
+    ],
+)
+def test_a_bad_environment_value_is_named_never_echoed(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    status, out, err = run(capsys, "token", "check")
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert variable in err
+    assert not cli._quotes(err, LEAKED), err
+    assert err.count("\n") == 1
+    assert sent(running.emulator) == 0
+
+
+def test_an_error_that_quotes_a_secret_setting_names_the_variable_instead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DINTERO_REDIS_URL", f"redis://:{LEAKED}@localhost:6379/0")
+    error = dintero_aio.InvalidInputError(f"redis_url is not a URL: got 'redis://:{LEAKED[:20]}'")
+    assert cli._for_shell(error) == (
+        "the setting from DINTERO_REDIS_URL is not valid (its value is not shown)"
+    )
+
+
+# Issue 17, item 10: what can be checked about --secret-file is checked before sending.
+
+
+@pytest.mark.parametrize("command", SECRET_COMMANDS)
+def test_a_file_name_too_long_for_the_file_system_is_refused_before_sending(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    argv = secret_command(running, capsys, command)
+    before = sent(running.emulator)
+    status, out, err = run(capsys, *argv, "--secret-file", str(tmp_path / ("s" * 300)))
+    assert (status, out) == (cli.EXIT_INPUT, "")
+    assert err.startswith("error: --secret-file: the file name is 300 bytes long")
+    assert sent(running.emulator) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+# Issue 17, item 5: a secret that is not valid text never gives a traceback.
+
+
+@pytest.mark.parametrize("destination", ["--show-secret", "--secret-file"])
+def test_a_secret_that_is_not_valid_text_is_a_malformed_answer(
+    running: RunningEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, destination: str
+) -> None:
+    client_id = str(uuid.uuid4())
+    body = (
+        f'{{"id": "{client_id}", "client_id": "pos-1", "name": "pos", '
+        '"client_secret": "abc\\ud800def"}'
+    ).encode()
+    running.emulator.respond_next("create", status=200, body=body)
+    path = tmp_path / "new.secret"
+    where = [destination] + ([str(path)] if destination == "--secret-file" else [])
+    grant = f"{running.emulator.audience}=admin:accounts"
+
+    status, out, err = run(capsys, "clients", "create", "--name", "pos", "--grant", grant, *where)
+
+    assert (status, out) == (cli.EXIT_SERVER, "")
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert not path.exists()
+    assert running.emulator.received("grants_create") == 0
+    if "client" in err and "not valid text" in err:  # the CLI's words (the SDK may refuse first)
+        assert client_id in err
+        assert "rotate-secret" in err
+
+
+# In a real process: signals (issue 17, item 5) and a stdout that cannot be written (item 11).
+
+
+def start(*argv: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """`dintero-aio ARGV` in a process of its own, with the test's DINTERO_* environment."""
+    return subprocess.Popen(  # noqa: S603 - our interpreter and module, fixed arguments
+        [sys.executable, "-m", "dintero_aio", *argv],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def grant_argv(running: RunningEmulator) -> list[str]:
+    grant = f"{running.emulator.audience}=admin:accounts"
+    return ["clients", "create", "--name", "pos", "--grant", grant]
+
+
+@pytest.mark.parametrize(
+    ("signum", "destination"),
+    [(signal.SIGTERM, "--secret-file"), (signal.SIGINT, "--show-secret")],
+)
+def test_a_signal_during_the_grant_loses_no_secret(
+    running: RunningEmulator, tmp_path: Path, signum: signal.Signals, destination: str
+) -> None:
+    emulator = running.emulator
+    emulator.delay_next("grants_create", 1.0)
+    path = tmp_path / "new.secret"
+    where = [destination, str(path)] if destination == "--secret-file" else [destination]
+    process = start(*grant_argv(running), *where)
+    wait_until(lambda: emulator.received("grants_create") == 1, process)
+    (stored,) = emulator.clients
+    if destination == "--secret-file":  # on disk before the grant was asked for
+        assert path.read_bytes() == stored.client_secret.encode()
+
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == cli.EXIT_SIGNAL[signum], err
+    printed = json.loads(out)
+    assert (printed["id"], printed["grants"]) == (stored.id, [])
+    secret = cli.MASK if destination == "--secret-file" else stored.client_secret
+    assert printed["client_secret"] == secret
+    assert "Traceback" not in err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"error: stopped by {signum.name}: client {stored.id} was created")
+    assert "0 of 1 grants made" in last
+    assert stored.client_secret not in err
+
+
+def test_a_signal_while_the_create_is_answered_waits_for_the_secret(
+    running: RunningEmulator, tmp_path: Path
+) -> None:
+    emulator = running.emulator
+    emulator.delay_next("create", 0.5)
+    path = tmp_path / "new.secret"
+    process = start(*grant_argv(running), "--secret-file", str(path))
+    wait_until(lambda: emulator.received("create") == 1, process)
+
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == cli.EXIT_SIGNAL[signal.SIGTERM], err
+    (stored,) = emulator.clients
+    assert path.read_bytes() == stored.client_secret.encode()
+    assert json.loads(out)["id"] == stored.id
+    assert "stopping once Dintero's answer" in err
+    assert emulator.received("grants_create") == 0  # stopped before the grant
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full", "broken-pipe"])
+def test_a_shown_secret_that_cannot_be_printed_names_the_client(
+    running: RunningEmulator, stdout: str
+) -> None:
+    argv = ["clients", "create", "--name", "pos", "--show-secret"]
+    if stdout == "broken-pipe":
+        process = start(*argv)
+        assert process.stdout is not None
+        process.stdout.close()  # the reader goes away before the command writes
+        err = process.communicate(timeout=30)[1]
+    else:
+        redirect = ">&-" if stdout == "closed" else ">/dev/full"
+        shell = ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "dintero_aio"]
+        process = subprocess.Popen(  # noqa: S603 - a fixed shell line, our interpreter
+            [*shell, *argv], stderr=subprocess.PIPE, text=True
+        )
+        err = process.communicate(timeout=30)[1]
+
+    assert process.returncode == cli.EXIT_SECRET_ON_STDOUT, err
+    (stored,) = running.emulator.clients
+    assert err.count("\n") == 1, err  # no traceback, no "Exception ignored"
+    assert err.startswith("error: the new client secret could not be printed on stdout (")
+    assert f"client {stored.id} was created" in err
+    assert f"clients rotate-secret {stored.id}" in err
+    assert stored.client_secret not in err
+
+
+def test_a_listing_that_cannot_be_printed_is_one_line_and_exit_1(running: RunningEmulator) -> None:
+    process = start("clients", "list")
+    assert process.stdout is not None
+    process.stdout.close()
+    err = process.communicate(timeout=30)[1]
+    assert process.returncode == cli.EXIT_OUTPUT
+    assert err.startswith("error: stdout could not be written (")
+    assert err.count("\n") == 1, err
+
+
+def test_a_secret_in_its_file_is_kept_when_stdout_fails(
+    running: RunningEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "new.secret"
+    argv = ["clients", "create", "--name", "pos", "--secret-file", str(path)]
+    shell = ["sh", "-c", 'exec "$@" >/dev/full', "sh", sys.executable, "-m", "dintero_aio"]
+    process = subprocess.Popen(  # noqa: S603 - a fixed shell line, our interpreter
+        [*shell, *argv], stderr=subprocess.PIPE, text=True
+    )
+    err = process.communicate(timeout=30)[1]
+    (stored,) = running.emulator.clients
+    assert process.returncode == cli.EXIT_OUTPUT, err
+    assert path.read_bytes() == stored.client_secret.encode()
+    assert f"client {stored.id} was created" in err
+    assert str(path) in err
+    assert err.count("\n") == 1, err
+
+
+def test_verbose_names_each_token_it_fetched_and_leaves_logging_as_it_was(
+    partner: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, sdk = logging.getLogger(), logging.getLogger("dintero_aio")
+    before = (list(root.handlers), root.level, list(sdk.handlers), sdk.level)
+
+    status, _, err = run(capsys, "token", "check", "--account", "T00000002", "-v")
+
+    assert status == 0
+    fetched = [line for line in err.splitlines() if "fetched" in line]
+    assert len(fetched) == 2, err
+    assert fetched[0].startswith("dintero-aio: access token of P00000001 fetched")
+    assert fetched[1].startswith("dintero-aio: exchange token of T00000002 fetched")
+    assert partner.emulator.client_secret not in err
+    assert (list(root.handlers), root.level, list(sdk.handlers), sdk.level) == before
+
+
+@pytest.mark.parametrize("where", ["option", "environment"])
+def test_the_aiohttp_backend_is_chosen_by_option_or_environment(
+    running: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    import aiohttp
+
+    sessions: list[object] = []
+    real_init = aiohttp.ClientSession.__init__
+
+    def init(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        sessions.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", init)
+    if where == "environment":
+        monkeypatch.setenv("DINTERO_BACKEND", "aiohttp")
+    argv = ["--backend", "aiohttp"] if where == "option" else []
+    status, out, err = run(capsys, "clients", "list", *argv)
+    assert (status, json.loads(out)) == (0, []), err
+    assert running.emulator.processed("list") == 1
+    assert sessions  # the requests went through aiohttp

@@ -39,10 +39,12 @@ def run(
 
 
 def assert_secret_file(path: Path, printed: str) -> str:
-    """A secret file: only its owner may read it, it holds one secret, which was not printed."""
+    """A secret file: only its owner may read it, it holds exactly one secret (no newline, so
+    that `Path(f).read_text()` logs in), which was not printed."""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    secret = path.read_text(encoding="utf-8").strip()
+    secret = path.read_text(encoding="utf-8")
     assert secret
+    assert secret == secret.strip()
     assert secret not in printed
     return secret
 

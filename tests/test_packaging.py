@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -55,3 +57,36 @@ def test_the_changelog_keeps_a_changelog() -> None:
     assert "## [0.1.0] - 2026-11-29" in text
     for section in ("### Added", "### Changed", "### Fixed"):
         assert section in text
+
+
+def runtime_requirements() -> dict[str, str]:
+    """The package's and its user-facing extras' requirements: name -> "range" as the README
+    writes it ("httpx>=0.28,<0.30" -> ">= 0.28, < 0.30")."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    found: dict[str, str] = {}
+    for requirement in project["dependencies"] + [
+        r for extra in ("testing", "http2", "redis", "aiohttp", "otel") for r in extras[extra]
+    ]:
+        name, spec = re.fullmatch(r"([A-Za-z0-9_.-]+)(.*)", requirement).groups()  # type: ignore[union-attr]
+        found[name] = ", ".join(re.sub(r"^([<>=!~]+)", r"\1 ", part) for part in spec.split(","))
+    return found
+
+
+def test_the_readme_states_every_supported_range() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    requirements = runtime_requirements()
+    assert set(requirements) >= {"httpx", "attrs", "certifi", "sniffio", "h2", "redis"}
+    for name, spec in requirements.items():
+        [row] = [row for row in rows if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", row)]
+        assert spec in row, (name, spec, row)
+
+
+def test_the_runtime_range_of_httpx_is_not_the_generators() -> None:
+    """The generator's requirement (httpx<0.29) binds its own environment only."""
+    assert runtime_requirements()["httpx"] == ">= 0.28, < 0.30"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "GEN_VENV := $(VENV)/gen" in makefile
+    assert "$(GEN_BIN)/openapi-python-client generate" in makefile

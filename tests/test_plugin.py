@@ -200,6 +200,64 @@ def test_without_pytest_asyncio_dintero_client_says_what_to_install(tmp_path: Pa
     assert INSTALL in done.stdout
 
 
+NEWCOMER_TESTS = """
+    from dintero_aio import GrantSpec
+
+
+    async def test_client(dintero_client, dintero_emulator):
+        grant = GrantSpec(audience=dintero_client.audience, scopes=["admin:accounts"])
+        await dintero_client.clients.create(name="pos", grants=[grant])
+        assert len(dintero_emulator.grants) == 1
+
+
+    async def test_emulator_alone(dintero_emulator):
+        assert dintero_emulator.clients == []
+
+
+    class TestInAClass:
+        async def test_method(self, dintero_client):
+            assert await dintero_client.clients.list() == []
+"""
+
+
+def test_async_tests_of_the_fixtures_run_with_no_configuration_no_mark_and_no_warning(
+    tmp_path: Path,
+) -> None:
+    """A newcomer's project: an empty pytest configuration of its own, no marks, plugins found
+    through their entry points as installed (pytest-asyncio in its default strict mode)."""
+    user_suite(tmp_path, NEWCOMER_TESTS, asyncio=False)
+    done = python(tmp_path, "-m", "pytest", "-q", "-p", "no:cacheprovider", autoload=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert done.stdout.splitlines()[-1].startswith("3 passed"), output
+    assert "warning" not in output.lower(), output
+
+
+def test_the_fixtures_tests_pass_with_warnings_as_errors(tmp_path: Path) -> None:
+    user_suite(tmp_path, NEWCOMER_TESTS, asyncio=False)
+    done = python(
+        tmp_path, "-m", "pytest", "-q", "-W", "error", "-p", "pytest_asyncio.plugin", "-p", PLUGIN
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+
+
+def test_other_async_tests_are_left_to_pytest_asyncio(tmp_path: Path) -> None:
+    """Only tests that ask for our fixtures are marked: the project's own async tests keep
+    pytest-asyncio's strict mode (unmarked, they are not run as coroutines)."""
+    user_suite(
+        tmp_path,
+        """
+        async def test_unrelated():
+            pass
+        """,
+        asyncio=False,
+    )
+    done = python(tmp_path, "-m", "pytest", "-q", "-p", "pytest_asyncio.plugin", "-p", PLUGIN)
+    assert done.returncode != 0, done.stdout
+    assert "async def functions are not natively supported" in done.stdout
+
+
 @pytest.mark.parametrize("missing", ["starlette", "uvicorn"])
 def test_importing_the_testing_module_without_the_extra_names_it(
     tmp_path: Path, missing: str

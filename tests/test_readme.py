@@ -1,12 +1,21 @@
-"""Every ```python block of README.md runs, against the emulator, so the README cannot drift.
+"""Every code block of README.md runs, so the README cannot drift; tests/test_docs.py does the
+same for the documentation pages with the machinery defined here.
 
-A block runs as a script in a fresh namespace (top-level `await` allowed, as in
-`python -m asyncio`). Blocks written for real credentials (`client_id="..."`) get the emulator
-injected: `dintero_aio.Dintero` is replaced, for the block, by a subclass that swaps those
-placeholders for a fresh emulator's credentials and its in-process transport; the base URL and
-audience stay as written (the emulator accepts Dintero's own audiences). A block that defines
-pytest tests runs under pytest in a subprocess, with the plugin, as in a user's suite. A block
-marked ```python no-run is not run; there is none today, and each one must say why.
+Fences and what happens to them:
+
+- ```python: run as a script (top-level `await` allowed, as in `python -m asyncio`). Blocks
+  written for real credentials (`client_id="..."`) get the emulator injected:
+  `dintero_aio.Dintero` is replaced, for the block, by a subclass that swaps those placeholders
+  for a fresh emulator's credentials and its in-process transport, and that sends any other
+  instance of the same account (a client logging in with what a create returned) there too. The
+  base URL and audience stay as written (the emulator accepts Dintero's own audiences).
+- ```python blocks that define tests (`def test_`), and blocks whose first line names a file
+  (`# tests/partners/conftest.py`, `# pyproject.toml` in a ```toml block): the files of a user's
+  pytest project, run by pytest in a subprocess with the plugins found through their entry
+  points, as installed.
+- ```sh: run by bash (-euo pipefail), in order as one session, against a served partner
+  emulator (P00000001 with merchant T00000002) that the DINTERO_* variables name.
+- ```console, ```diff, ```text: shown, not run.
 """
 
 from __future__ import annotations
@@ -16,9 +25,9 @@ import asyncio
 import inspect
 import os
 import re
-import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,34 +36,65 @@ import pytest
 
 import dintero_aio
 from dintero_aio import Dintero, MerchantAccount
-from dintero_aio.testing import Emulator
+from dintero_aio.testing import Emulator, RunningEmulator, serve
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-_FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+_FENCE = re.compile(
+    r"^```(?P<lang>\w*)(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL
+)
+_FILE = re.compile(r"\A# (?P<name>[\w./-]+\.(?:py|toml))\n")
 PLACEHOLDER = "..."
-#: What a README reader's suite loads: pytest-asyncio and our plugin (the testing extra).
-PLUGINS = ("-p", "pytest_asyncio.plugin", "-p", "dintero_aio.pytest_plugin")
+SHOWN = {"console", "diff", "text"}  # fences that are shown, never run
+PARTNER, MERCHANT = "P00000001", "T00000002"
 
 
 @dataclass(frozen=True)
 class Block:
+    page: str  # relative to the repository
     line: int  # of the opening fence, 1-based
-    info: str  # words after ```python
+    lang: str
+    info: str  # words after the language: none are used
     code: str
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}"
+        return f"{self.page}:{self.line}"
+
+    @property
+    def file(self) -> str | None:
+        """The file of a pytest project this block is, if its first line names one."""
+        named = _FILE.match(self.code)
+        if named:
+            return named["name"]
+        if self.lang == "python" and re.search(r"^(?:async )?def test_", self.code, re.MULTILINE):
+            return f"tests/test_block_{self.line}.py"
+        return None
+
+    @property
+    def tests(self) -> int:
+        return len(re.findall(r"^\s*(?:async )?def test_", self.code, re.MULTILINE))
 
 
-def blocks(text: str) -> list[Block]:
+def blocks(path: Path) -> list[Block]:
+    text = path.read_text(encoding="utf-8")
+    page = str(path.relative_to(ROOT))
     return [
-        Block(text.count("\n", 0, m.start()) + 1, m["info"].strip(), m["code"])
+        Block(page, text.count("\n", 0, m.start()) + 1, m["lang"], m["info"].strip(), m["code"])
         for m in _FENCE.finditer(text)
     ]
 
 
-BLOCKS = blocks(README.read_text(encoding="utf-8"))
+def scripts(found: list[Block]) -> list[Block]:
+    return [b for b in found if b.lang == "python" and b.file is None]
+
+
+def project_files(found: list[Block]) -> list[Block]:
+    return [b for b in found if b.file is not None]
+
+
+def shell(found: list[Block]) -> list[Block]:
+    return [b for b in found if b.lang == "sh"]
 
 
 class Injected:
@@ -76,11 +116,14 @@ class Injected:
             """Dintero with placeholder credentials replaced by an emulator's, in-process."""
 
             def __init__(self, **settings: Any) -> None:
+                account = settings.get("account_id")
                 if PLACEHOLDER in (settings.get("client_id"), settings.get("client_secret")):
                     emulator = injected.emulator(settings["account_id"])
                     settings["client_id"] = emulator.client_id
                     settings["client_secret"] = emulator.client_secret
                     settings.setdefault("transport", emulator.transport())
+                elif account in injected.emulators:  # another client of an emulated account
+                    settings.setdefault("transport", injected.emulators[account].transport())
                 super().__init__(**settings)
                 injected.made.append(self)
 
@@ -93,87 +136,172 @@ class Injected:
 
         return EmulatedDintero
 
+    def check(self, where: str) -> None:
+        """Every instance the blocks made was closed, and placeholders reached an emulator."""
+        assert self.made, f"{where}: no Dintero was made"
+        for dintero in self.made:
+            assert dintero._caller.lifecycle.closed, f"{where} left {dintero!r} open"
+        for emulator in self.emulators.values():
+            assert emulator.processed("token") >= 1, f"{where}: no token from {emulator!r}"
 
-def run_block(code: str, name: str) -> dict[str, Any]:
-    """Run `code` as a script (top-level await allowed) and return its namespace."""
-    compiled = compile(code, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    namespace: dict[str, Any] = {"__name__": "__main__"}
-    result = eval(compiled, namespace)  # noqa: S307 - our own README, under test
+
+def run_script(block: Block, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+    """Run a block as a script in `namespace`; a top-level await runs on `loop`."""
+    compiled = compile(
+        block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+    )
+    result = eval(compiled, namespace)  # noqa: S307 - our own documentation, under test
     if inspect.iscoroutine(result):
-        asyncio.run(result)
-    return namespace
+        loop.run_until_complete(result)
 
 
-def test_the_readme_has_python_blocks_and_every_one_runs() -> None:
-    assert len(BLOCKS) >= 4
-    unmarked = [b.id for b in BLOCKS if b.info not in ("", "no-run")]
-    assert not unmarked, f"unknown markers after ```python: {unmarked}"
-    assert not [b.id for b in BLOCKS if b.info == "no-run"], "every README block should run"
-
-
-@pytest.mark.parametrize(
-    "block", [b for b in BLOCKS if not b.info and "def test_" not in b.code], ids=lambda b: b.id
-)
-def test_readme_block_runs(
-    block: Block,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    injected = Injected()
-    monkeypatch.setattr(dintero_aio, "Dintero", injected.dintero_class())
-    monkeypatch.setenv("HOME", str(tmp_path))  # a block may keep a secret in a file in ~
-    run_block(block.code, block.id)
-
-    assert injected.made, "the block made no Dintero"
-    for dintero in injected.made:  # every instance a block makes is closed by it
-        assert dintero._caller.lifecycle.closed, f"{block.id} left {dintero!r} open"
-    for emulator in injected.emulators.values():  # and the placeholders reached an emulator
-        assert emulator.processed("token") >= 1, f"{block.id}: no token from {emulator!r}"
-    printed = capsys.readouterr().out
-    for path in tmp_path.glob(".*.secret"):  # a secret kept in a file is only for its owner
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert path.read_text()
-        assert path.read_text() not in printed
-
-
-def test_the_usage_block_does_what_it_says(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The first block's calls reach the emulator, each once, and nothing it made is left."""
+def run_session(found: list[Block], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Injected:
+    """Run the blocks in order in one namespace and on one event loop, as a reader typing them
+    into `python -m asyncio` would, in `tmp_path` (also HOME)."""
     injected = Injected()
     monkeypatch.setattr(dintero_aio, "Dintero", injected.dintero_class())
     monkeypatch.setenv("HOME", str(tmp_path))
-    run_block(BLOCKS[0].code, BLOCKS[0].id)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    loop = asyncio.new_event_loop()
+    try:
+        for block in found:
+            run_script(block, namespace, loop)
+    finally:
+        loop.close()
+    return injected
 
-    emulator = injected.emulators["T12345678"]
-    for operation in ("create", "list", "rotate", "get", "delete", "grants_list", "grants_delete"):
-        assert emulator.processed(operation) == 1, operation
-    assert emulator.processed("grants_create") == 2
-    assert emulator.clients == []
-    printed = capsys.readouterr().out
-    assert "pos-1" in printed  # the client's repr, which leaves its secret out
-    assert (tmp_path / ".pos-1.secret").read_text() not in printed
 
-
-@pytest.mark.parametrize("block", [b for b in BLOCKS if "def test_" in b.code], ids=lambda b: b.id)
-def test_readme_pytest_block_passes_under_the_plugin(block: Block, tmp_path: Path) -> None:
-    """A block of tests runs as a user's suite would: pytest, the plugin, pytest-asyncio."""
-    (tmp_path / "test_readme_block.py").write_text(block.code, encoding="utf-8")
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n",
-        encoding="utf-8",
-    )
-    expected = len(re.findall(r"^(?:async )?def test_", block.code, re.MULTILINE))
-    done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "pytest", "-q", *PLUGINS],
-        cwd=tmp_path,
-        # Only the plugins a user of the README needs: faster, and nothing else can help.
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+def run_pytest(
+    files: list[Block], tmp_path: Path, config: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The blocks as a user's pytest project in `tmp_path`, with `config` as its pyproject.toml
+    (an empty configuration of its own if None), run as the user would: `python -m pytest`."""
+    project = tmp_path / "project"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text(config or "[tool.pytest.ini_options]\n")
+    for block in files:
+        if block.file != "pyproject.toml":
+            path = project / (block.file or "")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(block.code, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{expected} passed" in done.stdout, done.stdout
+
+
+def assert_all_passed(done: subprocess.CompletedProcess[str], files: list[Block]) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    expected = sum(block.tests for block in files)
+    assert done.stdout.splitlines()[-1].startswith(f"{expected} passed"), output
+    assert "warning" not in output.lower(), output
+
+
+@pytest.fixture
+def partner() -> Iterator[RunningEmulator]:
+    with serve(Emulator(account_id=PARTNER, merchants=[MERCHANT])) as running:
+        yield running
+
+
+def run_shell(found: list[Block], running: RunningEmulator, cwd: Path) -> None:
+    """The blocks in order as one bash session, with DINTERO_* naming the served emulator and
+    this environment's `dintero-aio` first on PATH."""
+    emulator = running.emulator
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DINTERO_ACCOUNT_ID": emulator.account_id,
+        "DINTERO_CLIENT_ID": emulator.client_id,
+        "DINTERO_CLIENT_SECRET": emulator.client_secret,
+        "DINTERO_BASE_URL": running.base_url,
+    }
+    script = "".join(f"echo '>>> {b.id}' >&2\n{b.code}" for b in found)
+    done = subprocess.run(  # noqa: S603 - bash on our own documentation
+        ["bash", "-euo", "pipefail", "-c", script],  # noqa: S607 - bash from PATH
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    failed_in = [line for line in done.stderr.splitlines() if line.startswith(">>> ")][-1:]
+    assert done.returncode == 0, f"{failed_in}: {done.stdout}{done.stderr}"
+    assert emulator.client_secret not in done.stderr
+
+
+# The README.
+
+BLOCKS = blocks(README)
+
+
+def test_every_readme_fence_is_known() -> None:
+    assert {b.lang for b in BLOCKS} <= {"python", "toml", "sh"} | SHOWN
+    assert not [b.id for b in BLOCKS if b.info], "words after a fence's language are not used"
+
+
+@pytest.mark.parametrize("block", scripts(BLOCKS), ids=lambda b: b.id)
+def test_readme_script_runs(
+    block: Block,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_session([block], monkeypatch, tmp_path).check(block.id)
+
+
+def test_the_quickstart_logs_in_as_the_client_it_made(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first block: a client made with a grant logs in with `created.client.client_id` and
+    its secret, then is rotated and deleted; no secret is printed."""
+    quickstart = scripts(BLOCKS)[0]
+    seen: list[Emulator] = []
+    real_serve = dintero_aio.testing.serve
+
+    def serve_recording(emulator: Emulator, **kwargs: Any) -> Any:
+        seen.append(emulator)
+        return real_serve(emulator, **kwargs)
+
+    monkeypatch.setattr(dintero_aio.testing, "serve", serve_recording)
+    run_session([quickstart], monkeypatch, tmp_path).check(quickstart.id)
+
+    (emulator,) = seen
+    printed = capsys.readouterr().out
+    assert "pos logged in; its token lasts 14400 s" in printed
+    assert emulator.processed("token") == 2  # the admin's token, then the new client's
+    for operation in ("create", "grants_create", "rotate", "delete"):
+        assert emulator.processed(operation) == 1, operation
+    assert emulator.clients == []
+    assert "client_secret=***" in printed
+
+
+def test_readme_tests_pass_in_a_new_project_with_no_configuration(tmp_path: Path) -> None:
+    files = project_files(BLOCKS)
+    assert files
+    assert_all_passed(run_pytest(files, tmp_path), files)
+
+
+def test_readme_shell_blocks_run(partner: RunningEmulator, tmp_path: Path) -> None:
+    found = shell(BLOCKS)
+    assert found
+    run_shell(found, partner, tmp_path)
+    assert len(partner.emulator.clients) == 1
+    assert (tmp_path / "pos.secret").read_text() == partner.emulator.clients[0].client_secret
+
+
+def test_the_readme_has_the_sections_a_newcomer_needs() -> None:
+    text = README.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    for heading in ("Install", "Quickstart", "Supported versions", "Contributing"):
+        assert heading in headings
+    assert headings.index("Install") < headings.index("Quickstart") < 3
+    for command in ("make demo", "make test", "make compat"):
+        assert command in text

@@ -31,7 +31,7 @@ from dintero_aio.testing.server import serve
 
 PARTNER = "P00000001"
 MERCHANT = "T00000002"
-EXAMPLES = int(os.environ.get("DINTERO_STATEFUL_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("DINTERO_STATEFUL_EXAMPLES", "30"))
 #: Short waits, so that retries happen within the steps.
 POLICY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.01, total_timeout=2.0)
 OPERATIONS = ("create", "list", "get", "delete", "rotate", "grants_list", "grants_create")

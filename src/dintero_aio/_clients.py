@@ -96,14 +96,30 @@ class Clients:
     ) -> ClientWithSecret | ClientWithGrants:
         """Create a client. Its `client_secret` is in the result and can never be read again.
 
-        Never retried after a failure the server may have processed (read timeout, dropped
-        connection, a 5xx other than 501, 503 and 505, an unreadable 2xx answer): the error then
-        has `outcome_unknown` set.
+        Args:
+            name: A name for people. Optional.
+            description: What the client is for. Optional.
+            client_id: The name the client logs in with (the user name of Get Token's HTTP
+                Basic auth). Optional: without it Dintero picks one, returned as `client_id` in
+                the result.
+            callbacks: Redirect URLs, for clients of the authorization-code flow. Optional.
+            grants: Grants to make right after the client is created, in order, so that it can
+                log in (`GrantSpec(audience=..., scopes=[...], type=...)`); the result is then a
+                `ClientWithGrants`.
 
-        With `grants`, the client is created and then given each grant, one after the other, so
-        that it can log in; the result is a `ClientWithGrants`. All input is checked before the
-        first request. If a grant fails, the client is not deleted (that could fail too) nor
-        created again: `GrantFailedError` carries it, its secret and the grants made.
+        Returns:
+            The new client with its secret (`ClientWithSecret`); with `grants`, a
+            `ClientWithGrants` (`.client`, `.grants`).
+
+        Raises:
+            InvalidInputError: An argument is not valid; nothing was sent (all input, grants
+                included, is checked before the first request).
+            GrantFailedError: With `grants`: the client was made but a grant failed. It carries
+                the client, its secret and the grants made; the client is neither deleted nor
+                created again.
+            DinteroError: Any other failure. Never retried after a failure the server may have
+                processed (read timeout, dropped connection, a 5xx other than 501, 503 and 505,
+                an unreadable 2xx answer): the error then has `outcome_unknown` set.
         """
         body = ClientCreate(
             name=_unset_if_none(_inputs.optional_text("name", name)),

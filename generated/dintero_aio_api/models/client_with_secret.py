@@ -19,12 +19,12 @@ class ClientWithSecret:
 
     Attributes:
         id (UUID):
+        client_id (str): Your client ID, unique in the account: a second live client with it is refused
+            with 409 (our rule; Dintero documents no status for it).
+             Example: pos-1.
         client_secret (str): Shown only once, in this response; it can never be read again.
         name (str | Unset):  Example: pos.
         description (str | Unset):
-        client_id (str | Unset): Your client ID, unique in the account: a second live client with it is refused
-            with 409 (our rule; Dintero documents no status for it).
-             Example: pos-1.
         callbacks (list[str] | Unset):  Example: ['https://example.com/callback'].
         created_at (datetime.datetime | Unset):
         updated_at (datetime.datetime | Unset):
@@ -34,10 +34,10 @@ class ClientWithSecret:
     """
 
     id: UUID
+    client_id: str
     client_secret: str = _attrs_field(repr=False)
     name: str | Unset = UNSET
     description: str | Unset = UNSET
-    client_id: str | Unset = UNSET
     callbacks: list[str] | Unset = UNSET
     created_at: datetime.datetime | Unset = UNSET
     updated_at: datetime.datetime | Unset = UNSET
@@ -50,13 +50,12 @@ class ClientWithSecret:
         """The fields that are set, a secret as ***: a printed model shows its data."""
         parts: list[str] = []
         parts.append(f"id={self.id!r}")
+        parts.append(f"client_id={self.client_id!r}")
         parts.append("client_secret=***")
         if not isinstance(self.name, Unset):
             parts.append(f"name={self.name!r}")
         if not isinstance(self.description, Unset):
             parts.append(f"description={self.description!r}")
-        if not isinstance(self.client_id, Unset):
-            parts.append(f"client_id={self.client_id!r}")
         if not isinstance(self.callbacks, Unset):
             parts.append(f"callbacks={self.callbacks!r}")
         if not isinstance(self.created_at, Unset):
@@ -76,13 +75,13 @@ class ClientWithSecret:
     def to_dict(self) -> dict[str, Any]:
         id = str(self.id)
 
+        client_id = self.client_id
+
         client_secret = self.client_secret
 
         name = self.name
 
         description = self.description
-
-        client_id = self.client_id
 
         callbacks: list[str] | Unset = UNSET
         if not isinstance(self.callbacks, Unset):
@@ -109,6 +108,7 @@ class ClientWithSecret:
         field_dict.update(
             {
                 "id": id,
+                "client_id": client_id,
                 "client_secret": client_secret,
             }
         )
@@ -116,8 +116,6 @@ class ClientWithSecret:
             field_dict["name"] = name
         if description is not UNSET:
             field_dict["description"] = description
-        if client_id is not UNSET:
-            field_dict["client_id"] = client_id
         if callbacks is not UNSET:
             field_dict["callbacks"] = callbacks
         if created_at is not UNSET:
@@ -138,13 +136,13 @@ class ClientWithSecret:
         d = dict(src_dict)
         id = UUID(d.pop("id"))
 
+        client_id = d.pop("client_id")
+
         client_secret = d.pop("client_secret")
 
         name = d.pop("name", UNSET)
 
         description = d.pop("description", UNSET)
-
-        client_id = d.pop("client_id", UNSET)
 
         callbacks = cast(list[str], d.pop("callbacks", UNSET))
 
@@ -175,10 +173,10 @@ class ClientWithSecret:
 
         client_with_secret = cls(
             id=id,
+            client_id=client_id,
             client_secret=client_secret,
             name=name,
             description=description,
-            client_id=client_id,
             callbacks=callbacks,
             created_at=created_at,
             updated_at=updated_at,

@@ -42,8 +42,7 @@ class Grant:
         created_by (str | Unset):
         deleted_by (str | Unset):
         oidc (GrantOidc | Unset): OpenID Connect configuration of a grant (type `authorization_code` only): lets the
-            client
-            verify the identity of the end user from an authentication by this authority.
+            client verify the identity of the end user from an authentication by this authority.
     """
 
     client_id: UUID

@@ -13,8 +13,8 @@ T = TypeVar("T", bound="GrantOidc")
 
 @_attrs_define
 class GrantOidc:
-    """OpenID Connect configuration of a grant (type `authorization_code` only): lets the client
-    verify the identity of the end user from an authentication by this authority.
+    """OpenID Connect configuration of a grant (type `authorization_code` only): lets the client verify the identity of the
+    end user from an authentication by this authority.
 
         Attributes:
             client_id (str | Unset):
