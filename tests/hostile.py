@@ -534,6 +534,43 @@ def behaviour(draw: st.DrawFn, operation: str) -> Behaviour:
     )
 
 
+def answer(operation: str, **changes: Any) -> Behaviour:
+    """A well-formed 200 with the spec's body for `operation`, altered by `changes`: for a test
+    that needs one particular misbehaviour rather than drawn ones."""
+    secret = new_secret("hostile-tok-" if operation == "token" else "hostile-created-")
+    payload = json.dumps(valid_body(operation, secret)).encode()
+    fields: dict[str, Any] = {
+        "status": 200,
+        "status_line": b"HTTP/1.1 200 OK",
+        "headers": ((b"Content-Type", b"application/json"),),
+        "payload": payload,
+        "framing": "length",
+        "read": "full",
+        "delay": 0.0,
+        "body_delay": 0.0,
+        "ending": "answer",
+        "keep_alive": True,
+        "clean": True,
+        "pristine": True,
+        "secrets": (secret,),
+        "decoded_size": len(payload),
+    }
+    return Behaviour(**{**fields, **changes})
+
+
+def bomb(operation: str, how: str = "gzip") -> Behaviour:
+    """A 200 whose body inflates to BOMB_SIZE bytes of JSON whitespace and the spec's body."""
+    return answer(
+        operation,
+        headers=((b"Content-Type", b"application/json"), (b"Content-Encoding", how.encode())),
+        payload=_bomb(operation, how),
+        secrets=(),
+        decoded_size=BOMB_SIZE,
+        clean=False,
+        pristine=False,
+    )
+
+
 def scripts(operation: str) -> st.SearchStrategy[list[Behaviour]]:
     """One to three behaviours: the answers to the first attempts at `operation`."""
     return st.lists(behaviour(operation), min_size=1, max_size=3)
@@ -559,13 +596,13 @@ class Received:
 class HostileServer:
     """Answers the `target` operation by `script`, everything else validly; records requests."""
 
-    def __init__(self, target: str, script: list[Behaviour]) -> None:
+    def __init__(self, target: str, script: list[Behaviour], port: int = 0) -> None:
         self.target = target
         self.script = list(script)
         self.received: list[Received] = []
         #: Every token and client secret this server handed out (valid answers and scripted).
         self.issued: list[str] = [s for b in script for s in b.secrets]
-        self.port = 0
+        self.port = port  # 0: any free port
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -584,7 +621,7 @@ class HostileServer:
         return [r for r in self.received if r.operation == operation]
 
     async def __aenter__(self) -> HostileServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -41,7 +41,12 @@ async def test_create_sends_method_path_and_json_body(httpx_mock: HTTPXMock) -> 
     httpx_mock.add_response(
         method="POST",
         url=f"{BASE_URL}/accounts/T12345678/auth/clients",
-        json={"id": str(client_uuid), "client_secret": "s3cr3t", "name": "pos"},
+        json={
+            "id": str(client_uuid),
+            "client_secret": "s3cr3t",
+            "client_id": "pos-1",
+            "name": "pos",
+        },
     )
     client = AuthenticatedClient(base_url=BASE_URL, token="a-token")
     body = ClientCreate(name="pos", client_id="pos-1", callbacks=["https://example.com/cb"])
@@ -71,7 +76,9 @@ async def test_path_parameter_is_percent_quoted(httpx_mock: HTTPXMock) -> None:
 
 
 def test_secret_fields_are_left_out_of_repr() -> None:
-    created = ClientWithSecret(id=uuid.uuid4(), client_secret="s3cr3t-value", name="pos")
+    created = ClientWithSecret(
+        id=uuid.uuid4(), client_secret="s3cr3t-value", client_id="c", name="pos"
+    )
     token = AccessToken.from_dict(
         {"access_token": "jwt-value", "token_type": "Bearer", "expires_in": 60}
     )
@@ -85,8 +92,12 @@ def test_secret_fields_are_left_out_of_repr() -> None:
 
 def test_reprs_show_only_the_fields_that_are_set() -> None:
     client_uuid = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
-    created = ClientWithSecret(id=client_uuid, client_secret="s3cr3t-value", name="pos")
-    assert repr(created) == f"ClientWithSecret(id={client_uuid!r}, client_secret=***, name='pos')"
+    created = ClientWithSecret(
+        id=client_uuid, client_secret="s3cr3t-value", client_id="c", name="pos"
+    )
+    assert repr(created) == (
+        f"ClientWithSecret(id={client_uuid!r}, client_id='c', client_secret=***, name='pos')"
+    )
     grant = Grant.from_dict(
         {
             "id": str(client_uuid),
@@ -132,7 +143,7 @@ def test_types_template_override_is_the_pinned_original_plus_one_block() -> None
 
 
 def test_unset_survives_pickling_and_copying_as_itself() -> None:
-    created = ClientWithSecret(id=uuid.uuid4(), client_secret="s", name="pos")
+    created = ClientWithSecret(id=uuid.uuid4(), client_secret="s", client_id="c", name="pos")
     for again in (pickle.loads(pickle.dumps(created)), copy.deepcopy(created)):  # noqa: S301
         assert again.description is UNSET
         assert again.to_dict() == created.to_dict()
@@ -193,7 +204,7 @@ def test_every_operation_the_wrapper_uses_keeps_its_public_contract(name: str) -
 async def test_a_json_body_gets_one_content_type_header_from_httpx(
     httpx_mock: HTTPXMock,
 ) -> None:
-    httpx_mock.add_response(json={"id": str(uuid.uuid4()), "client_secret": "s"})
+    httpx_mock.add_response(json={"id": str(uuid.uuid4()), "client_secret": "s", "client_id": "c"})
     client = AuthenticatedClient(base_url=BASE_URL, token="t")
     await aid_auth_clients_post.asyncio_detailed("T12345678", client=client, body=ClientCreate())
     request = httpx_mock.get_request()

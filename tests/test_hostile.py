@@ -18,7 +18,9 @@ For each example (see `tests/hostile.py` for what the server can do) the invaria
 - a body that inflates past `BOMB_SIZE` never becomes a model and is not kept by the error.
 
 Each violated invariant raises its own AssertionError subclass, so hypothesis reports each kind
-of failure separately. DINTERO_FUZZ_EXAMPLES sets the examples per test (6 tests; default 50).
+of failure separately. Every test runs on both backends (httpx's own transport, and aiohttp's).
+DINTERO_FUZZ_EXAMPLES sets the examples per test (6 tests per backend; by default 50 on httpcore
+and 20 on aiohttp, which shares everything above the transport, to keep `make test` short).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from hypothesis import strategies as st
 
 import dintero_aio
 from dintero_aio import ClientInfo, ClientWithSecret, Dintero, DinteroError, RetryPolicy
+from dintero_aio._http_client import BACKENDS
 from dintero_aio._responses import _checker
 
 from .hostile import (
@@ -61,6 +64,7 @@ from .hostile import (
 )
 
 EXAMPLES = int(os.environ.get("DINTERO_FUZZ_EXAMPLES", "50"))
+EXAMPLES_ON = {"httpcore": EXAMPLES, "aiohttp": int(os.environ.get("DINTERO_FUZZ_EXAMPLES", "20"))}
 ACCOUNT = "T12345678"
 CLIENT_ID = "hostile-client"
 CLIENT_SECRET = new_secret("hostile-secret-")
@@ -154,6 +158,7 @@ class Outcome:
     operation: str
     target: str
     script: list[Behaviour]
+    backend: str
     result: Any = None
     error: BaseException | None = None
     elapsed: float = 0.0
@@ -210,6 +215,7 @@ async def _example(outcome: Outcome) -> None:
             base_url=server.base_url,
             retry=POLICY,
             timeout=TIMEOUT,
+            backend=outcome.backend,
         )
         started = loop.time()
         try:
@@ -241,8 +247,8 @@ async def _example(outcome: Outcome) -> None:
     outcome.issued = server.issued
 
 
-def run_example(operation: str, target: str, script: list[Behaviour]) -> Outcome:
-    outcome = Outcome(operation, target, script)
+def run_example(operation: str, target: str, script: list[Behaviour], backend: str) -> Outcome:
+    outcome = Outcome(operation, target, script, backend)
     handler = _Records()
     root = logging.getLogger()
     level = root.level
@@ -321,7 +327,9 @@ def cleanly_not_done(attempt: Received) -> bool:
 
 
 def describe(outcome: Outcome) -> str:
-    lines = [f"operation {outcome.operation}, hostile answers to {outcome.target}:"]
+    lines = [
+        f"operation {outcome.operation} on {outcome.backend}, hostile answers to {outcome.target}:"
+    ]
     lines += [f"  {i}: {b.describe()}" for i, b in enumerate(outcome.script)]
     lines.append(f"  -> {outcome.kind}: {outcome.error!r:.300}" if outcome.error else "  -> ok")
     seen = [f"{r.operation}{'' if r.fully_read else ' (partly read)'}" for r in outcome.received]
@@ -422,8 +430,8 @@ def record_figures(outcome: Outcome) -> None:
     FIGURES["hostile: requests served"] += len(outcome.received)
 
 
-def run_and_check(operation: str, target: str, script: list[Behaviour]) -> None:
-    outcome = run_example(operation, target, script)
+def run_and_check(operation: str, target: str, script: list[Behaviour], backend: str) -> None:
+    outcome = run_example(operation, target, script, backend)
     record_figures(outcome)
     check(outcome)
 
@@ -460,25 +468,27 @@ def _report() -> Iterator[None]:
 # --- the tests -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("operation", [op for op in OPERATIONS if op != "token"])
-def test_hostile_api_answers(operation: str) -> None:
+def test_hostile_api_answers(operation: str, backend: str) -> None:
     """The API operation gets the hostile answers; the token endpoint behaves."""
 
-    @HOSTILE
+    @settings(HOSTILE, max_examples=EXAMPLES_ON[backend])
     @given(script=scripts(operation))
     def run(script: list[Behaviour]) -> None:
-        run_and_check(operation, operation, script)
+        run_and_check(operation, operation, script, backend)
 
     run()
 
 
-def test_hostile_token_answers() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hostile_token_answers(backend: str) -> None:
     """The token endpoint gets the hostile answers, under every operation that needs a token."""
 
-    @HOSTILE
+    @settings(HOSTILE, max_examples=EXAMPLES_ON[backend])
     @given(data=st.data(), operation=st.sampled_from(OPERATIONS))
     def run(data: st.DataObject, operation: str) -> None:
         script = data.draw(scripts("token"), label="script")
-        run_and_check(operation, "token", script)
+        run_and_check(operation, "token", script, backend)
 
     run()

@@ -1,5 +1,5 @@
-"""`http2=True`: the SDK speaks HTTP/2 to a server that offers it, HTTP/1.1 when left off, and
-without the `h2` package it refuses at construction, naming the extra.
+"""`http2=True`: the SDK speaks HTTP/2 to a server that offers it, HTTP/1.1 when left off (on
+either backend), and without the `h2` package it refuses at construction, naming the extra.
 
 The server is the emulator under hypercorn over TLS on loopback (tests/tls_server.py), which
 offers h2 and http/1.1 through ALPN and records the HTTP version of every request it received.
@@ -20,6 +20,7 @@ import hpack
 import pytest
 
 from dintero_aio import AuthenticationError, Dintero, InvalidInputError, NotFoundError, RetryPolicy
+from dintero_aio._http_client import BACKENDS
 from dintero_aio.testing import OPERATIONS, Emulator
 
 from .tls_server import TLSServer, serve_tls
@@ -90,16 +91,18 @@ async def test_http2_true_speaks_http2_through_the_whole_lifecycle(
     assert sorted(per_connection.values()) == [2, len(seen) - 2]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_http2_left_off_speaks_http1_to_the_same_server(
-    connect: Callable[..., Dintero], server: TLSServer, emulator: Emulator
+    connect: Callable[..., Dintero], server: TLSServer, emulator: Emulator, backend: str
 ) -> None:
-    dintero = connect()
+    """On either backend (aiohttp speaks HTTP/1.1 only), over TLS with the given context."""
+    dintero = connect(backend=backend)
     assert await asyncio.gather(*(dintero.clients.list() for _ in range(BURST))) == [[]] * BURST
     created = await dintero.clients.create(name="pos")
     assert (await dintero.clients.get(created.id)).name == "pos"
     await dintero.clients.delete(created.id)
     with pytest.raises(AuthenticationError):  # an error status, over HTTP/1.1 too
-        await connect(client_secret="wrong").clients.list()
+        await connect(client_secret="wrong", backend=backend).clients.list()
 
     seen = server.recorder.seen()
     assert len(seen) == received(emulator) == 1 + BURST + 3 + 1
@@ -135,7 +138,7 @@ async def test_debug_logs_of_http2_hold_no_credentials(
     caplog.set_level(logging.DEBUG)
     dintero = connect(http2=True)
     await dintero.clients.create(name="pos")
-    secrets = (emulator.client_secret, *emulator._tokens)
+    secrets = (emulator.client_secret, *emulator._state._tokens)
     ours = [r for r in caplog.records if r.thread == threading.get_ident()]  # not the server's
     blocks = [r for r in ours if r.msg == "Encoded header block to %s"]
     assert len(blocks) == 2  # the token request and the create, on one connection

@@ -1,7 +1,8 @@
 """The real SDK against the emulator on a real loopback socket, through every injected fault.
 
 Each test checks the outcome the caller sees AND what the server saw: how many requests arrived,
-how many took effect, and that no fault ever produced a duplicate client.
+how many took effect, and that no fault ever produced a duplicate client. Every test runs on both
+backends (httpx's own transport, and aiohttp's): the promises are the same.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dintero_aio import (
     RetryPolicy,
 )
 from dintero_aio import _auth as auth_module
+from dintero_aio._http_client import BACKENDS
 from dintero_aio.testing import Emulator, RunningEmulator, serve
 
 QUICK = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, total_timeout=10)
@@ -34,9 +36,14 @@ def running() -> Iterator[RunningEmulator]:
         yield running
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def connect(
-    running: RunningEmulator, make_dintero: Callable[..., Dintero]
+    running: RunningEmulator, make_dintero: Callable[..., Dintero], backend: str
 ) -> Callable[..., Dintero]:
     """Dintero instances logged in to the served emulator (closed after the test)."""
     emulator = running.emulator
@@ -49,6 +56,7 @@ def connect(
                 "client_secret": emulator.client_secret,
                 "base_url": running.base_url,
                 "retry": QUICK,
+                "backend": backend,
                 **overrides,
             }
         )

@@ -92,11 +92,10 @@ iso_datetimes = st.datetimes(timezones=st.none() | st.just(__import__("datetime"
     lambda d: d.isoformat()
 )
 valid_clients = st.fixed_dictionaries(
-    {"id": st.uuids().map(str), "client_secret": st.text()},
+    {"id": st.uuids().map(str), "client_secret": st.text(), "client_id": st.text()},
     optional={
         "name": st.text(),
         "description": st.text(),
-        "client_id": st.text(),
         "callbacks": st.lists(st.text(), max_size=3),
         "created_at": iso_datetimes,
         "updated_at": iso_datetimes,
@@ -185,7 +184,7 @@ def test_fuzz_create_success_bodies() -> None:
 
 
 def test_fuzz_token_success_bodies() -> None:
-    client = json.dumps({"id": str(uuid.uuid4()), "client_secret": "s"}).encode()
+    client = json.dumps({"id": str(uuid.uuid4()), "client_secret": "s", "client_id": "c"}).encode()
     with asyncio.Runner() as runner:
 
         @FUZZ
@@ -251,7 +250,10 @@ def expected_for(status: int, on_token: bool) -> type[Exception] | None:
 
 @pytest.mark.parametrize("on_token", [True, False], ids=["token", "create"])
 async def test_status_sweep(on_token: bool) -> None:
-    created = (200, json.dumps({"id": str(uuid.uuid4()), "client_secret": "s"}).encode())
+    created = (
+        200,
+        json.dumps({"id": str(uuid.uuid4()), "client_secret": "s", "client_id": "c"}).encode(),
+    )
     token = json.dumps(token_body()).encode()
     for status in range(100, 600):
         if on_token:
@@ -289,7 +291,9 @@ async def test_cancellation_storm_leaves_nothing_behind() -> None:
             return httpx.Response(200, json=token_body(f"token-{tokens_issued}", expires_in=1))
         if rng.random() < 0.2:
             return httpx.Response(rng.choice([401, 429, 503]))
-        return httpx.Response(200, json={"id": str(uuid.uuid4()), "client_secret": "s"})
+        return httpx.Response(
+            200, json={"id": str(uuid.uuid4()), "client_secret": "s", "client_id": "c"}
+        )
 
     policy = RetryPolicy(max_retries=3, initial_delay=0.001, max_delay=0.01, total_timeout=5)
     dintero = Dintero(

@@ -174,7 +174,9 @@ def every_public_error() -> list[DinteroError]:
         UnexpectedError("bug"),
     ]
     client_id = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
-    client = ClientWithSecret(id=client_id, client_secret=CREATED_SECRET, name="pos")
+    client = ClientWithSecret(
+        id=client_id, client_secret=CREATED_SECRET, client_id="pos-1", name="pos"
+    )
     spec = GrantSpec(audience="https://api.dintero.com/v1/accounts/T12345678", scopes=["s"])
     made.append(GrantFailedError(made[5], client=client, grants=(), not_made=(spec,)))
     return made

@@ -39,7 +39,7 @@ def test_secrets_are_marked_for_redaction() -> None:
     assert schemas["AccessToken"]["properties"]["access_token"]["format"] == "password"
     secret_part = schemas["ClientWithSecret"]["allOf"][1]
     assert secret_part["properties"]["client_secret"]["format"] == "password"
-    assert secret_part["required"] == ["client_secret"]
+    assert secret_part["required"] == ["client_secret", "client_id"]
     assert schemas["ClientInfo"]["allOf"][1]["required"] == ["id"]
     assert "client_secret" not in schemas["ClientInfo"]["allOf"][1]["properties"]
 

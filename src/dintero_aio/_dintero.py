@@ -22,6 +22,8 @@ from ._version import __version__
 # needs them.
 if TYPE_CHECKING:
     from dintero_aio_api.models import AccessToken
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
     from ._auth import Tokens, TokenSource
     from ._merchants import MerchantAccount
@@ -43,7 +45,7 @@ _ENV = {
 }
 #: A Redis URL: `from_env` then shares tokens through it (`RedisTokenCache.from_url`).
 _REDIS_URL = "DINTERO_REDIS_URL"
-_BACKENDS = ("httpcore", "aiohttp")
+_BACKENDS = ("httpcore", "aiohttp")  # as _http_client.BACKENDS, without importing it here
 #: Merchant accounts whose views and tokens a partner keeps (least recently used first out).
 DEFAULT_MAX_MERCHANT_ACCOUNTS = 10_000
 
@@ -67,6 +69,9 @@ class Settings(TypedDict, total=False):
     token_cache: TokenCache | None
     backend: str
     max_merchant_accounts: int
+    telemetry: bool
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
 
 
 class Dintero:
@@ -112,6 +117,12 @@ class Dintero:
             fraction of the client CPU per call.
         max_merchant_accounts: How many merchant accounts' views and tokens `for_account` keeps
             (the least recently used go first; one is made again on its next use).
+        telemetry: OpenTelemetry spans and metrics for every call when the `opentelemetry-api`
+            package is installed (`pip install 'dintero-aio[otel]'`); False turns them off for
+            this instance. Without that package nothing of it is imported. See
+            docs/observability.md.
+        tracer_provider: The `TracerProvider` to make spans with instead of the global one.
+        meter_provider: The `MeterProvider` to record metrics with instead of the global one.
 
     Attributes:
         clients: The account's auth clients (`create`, `list`, `get`, `delete`,
@@ -139,6 +150,9 @@ class Dintero:
         token_cache: TokenCache | None = None,
         backend: str = "httpcore",
         max_merchant_accounts: int = DEFAULT_MAX_MERCHANT_ACCOUNTS,
+        telemetry: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         from . import _http_client, _timeouts
         from ._auth import BasicFlow, DinteroSource, TokenAuth, Tokens, request_token
@@ -146,6 +160,7 @@ class Dintero:
         from ._clients import Clients
         from ._grants import Grants
         from ._lifecycle import Lifecycle
+        from ._observe import chosen
         from ._queue import RequestQueue
         from ._retry import policy as _policy
 
@@ -164,6 +179,7 @@ class Dintero:
         self._max_merchants = _inputs.byte_count("max_merchant_accounts", max_merchant_accounts)
         self._cache = _inputs.token_cache(token_cache)
         backend = _backend(backend)
+        observer = chosen(_inputs.flag("telemetry", telemetry), tracer_provider, meter_provider)
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise InvalidInputError(
                 "transport must be an httpx.AsyncBaseTransport (an async transport, such as "
@@ -176,6 +192,7 @@ class Dintero:
         tokens = Tokens(
             self._shared(source, ("token", self.account_id, self.client_id, self.audience)),
             f"access token of {self.account_id}",
+            observer,
         )
         generated = _http_client.open_client(
             base_url=self.base_url,
@@ -197,6 +214,7 @@ class Dintero:
             _timeouts.Deadlines(),
             self.account_id,
             queue=None if transport is not None else RequestQueue(_http_client.MAX_CONNECTIONS),
+            observer=observer,
         )
         self._owns_cache = False  # True when from_env made the cache (and so closes it)
         self.clients = Clients(self._caller, self.account_id)
@@ -284,13 +302,17 @@ class Dintero:
         this instance's own account (InvalidInputError). Nothing is sent here: an account that
         is not one of the partner's merchants fails its first call (PermissionDeniedError).
         """
+        import attrs
+
         from ._merchants import MerchantAccount
 
         account_id = _inputs.merchant_account_id(account_id, self.account_id)
         tokens = self._exchange_tokens(account_id)
         merchant = _recent(self._merchants, account_id)
         if merchant is None or merchant._tokens is not tokens:
-            merchant = MerchantAccount(self._caller, self.account_id, account_id, tokens)
+            # Its calls act for the merchant's account (what telemetry reports).
+            caller = attrs.evolve(self._caller, account_id=account_id)
+            merchant = MerchantAccount(caller, self.account_id, account_id, tokens)
             _keep(self._merchants, account_id, merchant, self._max_merchants)
         return merchant
 
@@ -314,7 +336,9 @@ class Dintero:
 
         key = ("exchange", self.account_id, self.client_id, account_id)
         tokens = Tokens(
-            self._shared(DinteroSource(exchange), key), f"exchange token of {account_id}"
+            self._shared(DinteroSource(exchange), key),
+            f"exchange token of {account_id}",
+            self._caller.observer,
         )
         _keep(self._exchanges, account_id, tokens, self._max_merchants)
         self._all_tokens.add(tokens)

@@ -10,6 +10,11 @@ client credentials, which must never travel through a proxy.
 Idle connections are dropped after 4 s, before the 5 s after which common servers (uvicorn,
 Node.js) close them: a request sent just as the server closes its connection fails after it may
 have been sent, and a create that fails that way cannot be retried.
+
+`backend="aiohttp"` keeps this client and sends its requests with aiohttp (`_aiohttp`), under the
+same rules: the same pool limits, SSL context, proxies and loopback exception. httpx ignores the
+proxy variables once it is given a transport, so they are read here with httpx's own function and
+mounted, one aiohttp transport per proxy; aiohttp speaks neither HTTP/2 nor SOCKS.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ import importlib.util
 import logging
 import os
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dintero_aio_api
 import httpx
 
 from . import _bodies, _inputs
 from ._errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
 
 MAX_CONNECTIONS = 100
 LIMITS = httpx.Limits(
@@ -49,6 +57,7 @@ _PROXY_VARIABLES = tuple(
     for scheme in ("HTTPS", "HTTP", "ALL")
     for name in (f"{scheme}_PROXY", f"{scheme.lower()}_proxy")
 )
+BACKENDS = ("httpcore", "aiohttp")  # what `backend` may be (checked by the caller)
 
 
 def open_client(
@@ -60,8 +69,11 @@ def open_client(
     max_response_bytes: int,
     http2: bool,
     ssl_context: ssl.SSLContext | None,
+    backend: str = "httpcore",
 ) -> dintero_aio_api.Client:
     """The generated client with its `httpx.AsyncClient` built, or `InvalidInputError`."""
+    if backend == "aiohttp":
+        _check_aiohttp(transport, http2)
     if http2:
         if importlib.util.find_spec("h2") is None:
             raise InvalidInputError(
@@ -86,6 +98,10 @@ def open_client(
             ),
             http2,
         )
+        if backend == "aiohttp":
+            httpx_args["transport"], httpx_args["mounts"] = _aiohttp_transports(
+                context, httpx_args["trust_env"]
+            )
         generated = dintero_aio_api.Client(
             base_url=base_url, headers=headers, httpx_args=httpx_args, verify_ssl=context
         )
@@ -98,8 +114,45 @@ def open_client(
     # Raised outside the `except` block, so that the original (which may quote a proxy URL with
     # its password) is not chained to the error as its __context__.
     if httpx_args["trust_env"]:
-        raise InvalidInputError(_blame(problem))
+        raise InvalidInputError(_blame(problem, backend))
     raise InvalidInputError(f"the HTTP client could not be set up ({problem})")
+
+
+def _check_aiohttp(transport: httpx.AsyncBaseTransport | None, http2: bool) -> None:
+    if importlib.util.find_spec("aiohttp") is None:
+        raise InvalidInputError(
+            "backend='aiohttp' needs the aiohttp package: pip install 'dintero-aio[aiohttp]'"
+        )
+    if http2:
+        raise InvalidInputError(
+            "backend='aiohttp' speaks HTTP/1.1 only: http2=True needs backend='httpcore'"
+        )
+    if transport is not None:
+        raise InvalidInputError(
+            "backend='aiohttp' sends through aiohttp, and transport= replaces the network: "
+            "give one or the other"
+        )
+
+
+def _aiohttp_transports(
+    context: ssl.SSLContext, trust_env: bool
+) -> tuple[AiohttpTransport, dict[str, AiohttpTransport | None]]:
+    """The transport of direct requests, and one per proxy pattern that httpx would mount for
+    the environment (None where NO_PROXY exempts), all on one aiohttp connection pool."""
+    from httpx._utils import get_environment_proxies  # httpx's rules, NO_PROXY included
+
+    from ._aiohttp import AiohttpTransport, Pool
+
+    pool = Pool(context, LIMITS)
+    proxies = get_environment_proxies() if trust_env else {}
+    for url in proxies.values():
+        if url is not None and httpx.URL(url).scheme not in ("http", "https"):
+            raise ValueError("aiohttp speaks to http:// and https:// proxies only")
+    mounts = {
+        pattern: None if url is None else AiohttpTransport(pool, httpx.Proxy(url))
+        for pattern, url in proxies.items()
+    }
+    return AiohttpTransport(pool), mounts
 
 
 @functools.lru_cache(maxsize=8)
@@ -139,7 +192,7 @@ def _mask_header_blocks() -> None:
     logging.getLogger("hpack.hpack").addFilter(_HeaderBlockMask())
 
 
-def _blame(problem: str) -> str:
+def _blame(problem: str, backend: str) -> str:
     for name in _CERT_VARIABLES:
         path = os.environ.get(name)
         if path:
@@ -154,11 +207,17 @@ def _blame(problem: str) -> str:
     for name in _PROXY_VARIABLES:
         value = os.environ.get(name)
         if value:
+            url = value if "://" in value else f"http://{value}"
             try:
-                httpx.AsyncClient(proxy=value if "://" in value else f"http://{value}")
+                httpx.AsyncClient(proxy=url)
+                usable = backend == "httpcore" or httpx.URL(url).scheme in ("http", "https")
             except Exception:
-                return (
-                    f"the environment variable {name} is not a usable proxy URL (http://, "
-                    "https://, or socks5:// with the socksio package installed)"
+                usable = False
+            if not usable:
+                kinds = (
+                    "http:// or https:// for backend='aiohttp'"
+                    if backend == "aiohttp"
+                    else "http://, https://, or socks5:// with the socksio package installed"
                 )
+                return f"the environment variable {name} is not a usable proxy URL ({kinds})"
     return f"the HTTP client could not be set up from the environment ({problem})"

@@ -114,7 +114,8 @@ def maybe_processed(state: CallState, error: DinteroError) -> bool:
         return True
     if isinstance(error, APIStatusError):
         return error.status_code in AMBIGUOUS
-    return state.stage is Stage.SENT  # no answer: it may have arrived
+    # No answer, or one whose body never arrived whole: the request may have been processed.
+    return state.stage is Stage.SENT or state.stage is Stage.ANSWERED
 
 
 def unknown_because(state: CallState, error: DinteroError, risk: str) -> str | None:
