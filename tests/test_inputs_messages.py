@@ -9,9 +9,8 @@ import httpx
 import pytest
 from dintero_aio_api.models import ClientInfo, GrantType
 
-from dintero_aio import Dintero, InvalidInputError
+from dintero_aio import Dintero, InvalidInputError, _timeouts
 from dintero_aio import _inputs as inputs
-from dintero_aio import _timeouts
 
 SOME_UUID = uuid.UUID("7f7f7f7f-0000-4000-8000-000000000000")
 
