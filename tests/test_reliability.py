@@ -36,6 +36,7 @@ from dintero_aio import (
     RateLimitError,
     RetryPolicy,
 )
+from dintero_aio._http_client import BACKENDS
 from dintero_aio._responses import _checker
 from dintero_aio.testing import Emulator, Operation, serve
 
@@ -369,9 +370,11 @@ NOT_IDEMPOTENT = {"create", "rotate", "grants_create"}
 PARTNER, MERCHANT = "P00000001", "T00000002"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("operation", OPERATIONS)
-async def test_fault_matrix(operation: Operation) -> None:
-    """For each fault on `operation`: the outcome, the requests seen, and no duplicate ever."""
+async def test_fault_matrix(operation: Operation, backend: str) -> None:
+    """For each fault on `operation`: the outcome, the requests seen, and no duplicate ever,
+    on each backend."""
     rows = []
     with serve(Emulator(account_id=PARTNER, merchants=(MERCHANT,))) as running:
         emulator = running.emulator
@@ -384,6 +387,7 @@ async def test_fault_matrix(operation: Operation) -> None:
                 base_url=running.base_url,
                 retry=policy,
                 timeout=0.3,
+                backend=backend,
             )
             target = await _target(dintero, emulator, operation)
             made_before = len(emulator.clients) + len(emulator.grants)
@@ -408,7 +412,7 @@ async def test_fault_matrix(operation: Operation) -> None:
             rows.append((label, outcome, received, processed))
             FIGURES["fault matrix scenarios"] += 1
             FIGURES["fault matrix: survived with a typed outcome"] += 1
-    MATRIX[operation] = rows
+    MATRIX[operation if backend == "httpcore" else f"{operation} (aiohttp)"] = rows
 
 
 async def _target(dintero: Dintero, emulator: Emulator, operation: str) -> str | None:
