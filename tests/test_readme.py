@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import inspect
 import os
 import re
@@ -103,6 +104,9 @@ class Injected:
     def __init__(self) -> None:
         self.emulators: dict[str, Emulator] = {}
         self.made: list[Dintero] = []
+        #: Emulators served on a socket, for a block on the aiohttp backend (which sends through
+        #: aiohttp, never through an httpx transport such as the in-process one).
+        self.serving = contextlib.ExitStack()
 
     def emulator(self, account_id: str) -> Emulator:
         if account_id not in self.emulators:
@@ -121,7 +125,11 @@ class Injected:
                     emulator = injected.emulator(settings["account_id"])
                     settings["client_id"] = emulator.client_id
                     settings["client_secret"] = emulator.client_secret
-                    settings.setdefault("transport", emulator.transport())
+                    if settings.get("backend") == "aiohttp":
+                        running = injected.serving.enter_context(serve(emulator))
+                        settings["base_url"] = running.base_url
+                    else:
+                        settings.setdefault("transport", emulator.transport())
                 elif account in injected.emulators:  # another client of an emulated account
                     settings.setdefault("transport", injected.emulators[account].transport())
                 super().__init__(**settings)
@@ -138,6 +146,7 @@ class Injected:
 
     def check(self, where: str) -> None:
         """Every instance the blocks made was closed, and placeholders reached an emulator."""
+        self.serving.close()
         assert self.made, f"{where}: no Dintero was made"
         for dintero in self.made:
             assert dintero._caller.lifecycle.closed, f"{where} left {dintero!r} open"
