@@ -25,7 +25,7 @@ GENERATE = PATH="$(GEN_BIN):$$PATH" $(GEN_BIN)/openapi-python-client generate --
 	--meta none --config generator-config.yaml --custom-template-path templates \
 	--overwrite --output-path
 
-.PHONY: venv demo bench reliability mutation generate check-generated lint typecheck docs test \
+.PHONY: venv demo demo-trace bench reliability mutation generate check-generated lint typecheck docs test \
 	compat clean
 
 venv: $(STAMP)
@@ -39,6 +39,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+# The trace tree of one create that is retried once, printed by OpenTelemetry's console exporter.
+demo-trace: $(STAMP)
+	$(BIN)/python examples/trace_demo.py
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)

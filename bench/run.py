@@ -24,13 +24,16 @@ from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 
+import backends
 import concurrency
+import fleet
 import footprint
 import http2
 import listing
 import loopback
 import overhead
 import partners
+import telemetry
 import tokens
 from common import (
     ACCESS_TOKEN,
@@ -666,6 +669,9 @@ def main() -> int:
         *list_rows(per_item, reason),
         *instance_rows(made),
         *http2.rows(h2),
+        *backends.rows(backends.measure(args.quick)),  # measured here, after callgrind
+        *fleet.rows(fleet.measure(args.quick, sizes.callgrind_n)),  # also after callgrind
+        *telemetry.rows(telemetry.measure(sizes.callgrind_n)),  # callgrind too, after them
     ]
     unclean = [c.name for c in flights.values() if not c.clean]
     notes = (
@@ -682,6 +688,9 @@ def main() -> int:
         )
         + partners.NOTES
         + http2.notes()
+        + backends.NOTES
+        + fleet.NOTES
+        + telemetry.NOTES
     )
     if args.quick:
         notes += (

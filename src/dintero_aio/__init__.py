@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from ._clients import ClientWithGrants
     from ._grants import GrantSpec
     from ._merchants import MerchantAccount
+    from ._redis_cache import RedisTokenCache
     from ._retry import RetryPolicy
+    from ._token_cache import TokenCache
 
 #: Names imported on first use (PEP 562), with the modules they come from: they load asyncio,
 #: attrs or the generated client, which `import dintero_aio` does not (see client.py).
@@ -51,6 +53,8 @@ _LAZY = {
     "GrantSpec": "dintero_aio._grants",
     "MerchantAccount": "dintero_aio._merchants",
     "RetryPolicy": "dintero_aio._retry",
+    "RedisTokenCache": "dintero_aio._redis_cache",
+    "TokenCache": "dintero_aio._token_cache",
 }
 
 
@@ -94,9 +98,11 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedisTokenCache",
     "ResponseTooLargeError",
     "RetryPolicy",
     "Settings",
+    "TokenCache",
     "UnexpectedError",
     "Unset",
     "__version__",

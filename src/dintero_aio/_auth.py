@@ -40,7 +40,7 @@ from ._errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._observe import NO_OBSERVER, Observer
+from ._observe import NO_OBSERVER, Observer, TokenFetch
 from ._wire import Stage
 
 log = logging.getLogger("dintero_aio")
@@ -260,21 +260,19 @@ class Tokens:
         # it, so it must not inherit that call's context (its telemetry span, say).
         context = contextvars.Context()
         context.run(_BACKGROUND.set, background)
+        fetch = self.observer.token_fetch(self.what)  # here: it links to the call starting it
         refresh = asyncio.create_task(
-            self._fetch_token(), name="dintero-token-refresh", context=context
+            self._fetch_token(fetch), name="dintero-token-refresh", context=context
         )
         refresh.add_done_callback(self._refresh_done)
         self._refresh = refresh
         return refresh
 
-    async def _fetch_token(self) -> Token:
+    async def _fetch_token(self, fetch: TokenFetch) -> Token:
         started = monotonic()
-        try:
+        with fetch:
             issued = await self.source.fetch()
-        except BaseException as exc:
-            self.observer.token_fetched(self.what, None, monotonic() - started, exc)
-            raise
-        self.observer.token_fetched(self.what, issued.source, monotonic() - started, None)
+            fetch.fetched(issued.source)
         left, lifetime = issued.expires_in, issued.lifetime
         token = Token(
             issued,
@@ -283,7 +281,8 @@ class Tokens:
             expires_at=started + left,
         )
         self._token = token
-        log.info("%s fetched (from %s); it expires in %ds", self.what, issued.source, left)
+        where = "from Dintero" if issued.source == "dintero" else "from the fleet's shared cache"
+        log.info("%s fetched %s; it expires in %ds", self.what, where, left)
         return token
 
     def _refresh_done(self, task: asyncio.Task[Token]) -> None:
@@ -352,9 +351,10 @@ class TokenAuth(httpx.Auth):
         if state is None:
             return await self.tokens.get()
         started = state.loop.time()
-        token = await self.tokens.get()
-        state.observed.waited("token", state.loop.time() - started)
-        return token
+        try:
+            return await self.tokens.get()
+        finally:  # a wait that ended in a failed fetch was a wait too
+            state.observed.waited("token", state.loop.time() - started)
 
 
 class BasicFlow(httpx.BasicAuth):

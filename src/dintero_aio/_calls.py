@@ -265,6 +265,7 @@ class _Call:
         )
         with state.observed.attempt(request):
             response = await _wire.sent(self.name, state, sending)
+            state.observed.answered(response.status_code)
         if not response.is_success:
             raise _responses.status_error(response)
         return _responses.parse(self.operation, response, self.returns, self.check)

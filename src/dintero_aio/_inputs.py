@@ -105,10 +105,9 @@ def credential(name: str, value: object) -> str:
 
 def token_cache(value: object) -> Any:
     """The `token_cache=` argument: None, or an object with the `TokenCache` protocol's methods."""
-    if value is None:
-        return None
-    needed = ("get", "set", "add", "delete_if")
-    if all(callable(getattr(value, name, None)) for name in needed):
+    from ._token_cache import TokenCache
+
+    if value is None or isinstance(value, TokenCache):  # the protocol is runtime-checkable
         return value
     raise InvalidInputError(
         f"token_cache must be a TokenCache, e.g. RedisTokenCache(redis), got {type(value).__name__}"

@@ -17,10 +17,12 @@ waiting for a token, and the token's request must not wait behind it.
 from __future__ import annotations
 
 import asyncio
+from time import monotonic
 
 import httpx
 
 from ._timeouts import wait_for_slot
+from ._wire import STATE
 
 
 class RequestQueue:
@@ -36,10 +38,20 @@ class RequestQueue:
     ) -> httpx.Response:
         """`http.send(request)` once a slot is free."""
         if self._slots.locked():
-            await wait_for_slot(self._slots, request)
+            await self._wait(request)
         else:
             await self._slots.acquire()  # a slot is free: returns at once
         try:
             return await http.send(request, auth=auth or httpx.USE_CLIENT_DEFAULT)
         finally:
             self._slots.release()
+
+    async def _wait(self, request: httpx.Request) -> None:
+        """Wait for a slot, and tell the call's observer how long it waited (timed out too)."""
+        state = request.extensions.get(STATE)  # None for a request sent without a call
+        started = monotonic()
+        try:
+            await wait_for_slot(self._slots, request)
+        finally:
+            if state is not None:
+                state.observed.waited("queue", monotonic() - started)

@@ -26,7 +26,7 @@ import attrs
 
 from . import _timeouts
 from ._errors import APIConnectionError, APIStatusError, DinteroError, InvalidInputError
-from ._wire import AMBIGUOUS, REFUSED, CallState, maybe_processed
+from ._wire import AMBIGUOUS, REFUSED, CallState, Stage, maybe_processed
 
 log = logging.getLogger("dintero_aio")
 T = TypeVar("T")
@@ -103,8 +103,8 @@ async def run(
                 log.info("giving up after %d %s: %s", done, _retries(done), error)
                 raise
             number = state.retries_so_far() + 1
+            state.observed.retrying(error, wait, state.stage is Stage.TOKEN)  # before it resets
             state.retrying(error)
-            state.observed.retrying(error, wait)
             log.info(
                 "retry %d of %d in %.2fs after %s",
                 number,

@@ -1,0 +1,157 @@
+"""`Dintero(token_cache=RedisTokenCache(...))` in one process against the in-process emulator
+and a real redis-server: instances share tokens and exchange tokens, the 401 rule across the
+store, what ends up in Redis, and whose Redis client is closed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from dintero_aio import Dintero
+from dintero_aio._redis_cache import RedisTokenCache
+from dintero_aio.testing import IN_PROCESS_BASE_URL, Emulator
+
+from .redis_server import RedisServer, running_redis
+
+MERCHANTS = ["T00000002", "T00000003", "T00000004"]
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+async def redis(server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator(account_id="P00000001", merchants=MERCHANTS)
+
+
+Make = Callable[..., Dintero]
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """The emulator's transport, noting every access token it hands out."""
+
+    def __init__(self, emulator: Emulator, tokens: list[str]) -> None:
+        self.inner = emulator.transport()
+        self.tokens = tokens
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith(("/auth/token", "/auth/exchange_token")):
+            body = await response.aread()
+            if response.status_code == 200:
+                self.tokens.append(json.loads(body)["access_token"])
+        return response
+
+
+@pytest.fixture
+def issued() -> list[str]:
+    return []
+
+
+@pytest.fixture
+async def make(emulator: Emulator, redis: Redis, issued: list[str]) -> AsyncIterator[Make]:
+    """Instances on the emulator with a `RedisTokenCache` each (as separate processes would)."""
+    made: list[Dintero] = []
+
+    def instance(client: Redis = redis, timeout: float = 1.0) -> Dintero:
+        made.append(
+            Dintero(
+                account_id=emulator.account_id,
+                client_id=emulator.client_id,
+                client_secret=emulator.client_secret,
+                base_url=IN_PROCESS_BASE_URL,
+                transport=Recording(emulator, issued),
+                token_cache=RedisTokenCache(client, timeout=timeout),
+            )
+        )
+        return made[-1]
+
+    yield instance
+    for dintero in made:
+        await dintero.aclose()
+
+
+async def everything(dintero: Dintero) -> list[object]:
+    calls = [dintero.clients.list(), *(dintero.for_account(m).clients.list() for m in MERCHANTS)]
+    return await asyncio.gather(*calls)
+
+
+async def test_instances_share_one_token_and_one_exchange_per_merchant(
+    make: Make, emulator: Emulator
+) -> None:
+    fleet = [make() for _ in range(4)]
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    assert (emulator.received("token"), emulator.received("exchange")) == (1, 3)
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    assert (emulator.received("token"), emulator.received("exchange")) == (1, 3)
+
+    emulator.expire_tokens()
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    assert (emulator.processed("token"), emulator.processed("exchange")) == (2, 6)
+
+
+async def test_what_redis_holds_is_neither_a_token_nor_a_secret_and_it_expires(
+    make: Make, emulator: Emulator, redis: Redis, issued: list[str]
+) -> None:
+    await everything(make())
+    assert len(issued) == 4
+    keys = [key async for key in redis.scan_iter()]
+    assert len(keys) == 4
+    for key in keys:
+        value = await redis.get(key)
+        assert value is not None
+        assert 0 < await redis.pttl(key) <= 14400 * 1000
+        for clear in (*issued, emulator.client_secret):
+            for form in (clear.encode(), base64.b64encode(clear.encode())):
+                assert form not in key
+                assert form not in value
+
+
+async def test_closing_dintero_leaves_the_users_redis_client_open(make: Make, redis: Redis) -> None:
+    dintero = make()
+    await dintero.clients.list()
+    await dintero.aclose()
+    assert await redis.ping() is True
+
+
+async def test_a_401_on_a_token_from_redis_is_replayed_with_a_fresh_one(
+    make: Make, emulator: Emulator, server: RedisServer
+) -> None:
+    """The issue's rule: A holds T1 (fetched alone while Redis was down), Redis holds T2
+    (fetched by B after Redis came back). Both are revoked: A's call meets a 401 with T1, is
+    replayed with T2 from Redis, meets another 401, and is replayed with T3 from Dintero."""
+    own = Redis.from_url(server.url)
+    try:
+        server.pause()
+        a = make(own, timeout=0.2)
+        await a.clients.list()  # T1, after one timeout: fetched by A for itself
+        server.resume()
+        b = make()
+        await b.clients.list()  # T2, stored
+        assert emulator.received("token") == 2
+        await asyncio.sleep(1.05)  # A's pause after the failure: it uses Redis again
+        emulator.expire_tokens()
+        before = emulator.received("list")
+        assert await a.clients.list() == []
+        assert emulator.received("list") - before == 3  # T1, T2 (both refused), then T3
+        assert emulator.received("token") == 3
+        assert await b.clients.list() == []  # B's T2 was refused: B now reads T3 from Redis
+        assert emulator.received("token") == 3
+    finally:
+        await own.aclose()
