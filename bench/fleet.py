@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -48,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common import BENCH_DIR, CLIENT_ID, CLIENT_SECRET, CREATE_ARGS, PYTHON, Row, markdown_table
-from instructions import Job, mark
+from instructions import Job, marked_calls
 
 PARTNER = "P00000001"
 SIDES = ("none", "cache")  # without and with token_cache
@@ -310,16 +309,7 @@ async def _marked(side: str, n: int, redis_url: str) -> dict[str, int]:
         transport=mock_transport(seen),
         token_cache=cache,
     )
-    for _ in range(WARMUP):
-        await dintero.clients.create(**CREATE_ARGS)
-    gc.collect()
-    for batch in (n, 6 * n):
-        mark()
-        for i in range(batch):
-            await dintero.clients.create(**CREATE_ARGS)
-            if i % 100 == 99:
-                await asyncio.sleep(0)  # as bench/overhead.py: let the loop run, as real I/O does
-    mark()
+    await marked_calls(lambda: dintero.clients.create(**CREATE_ARGS), n, WARMUP)
     await dintero.aclose()
     if cache is not None:
         await cache.aclose()

@@ -14,11 +14,14 @@ other load-insensitive stages run; `Job.intervals()` waits for its run.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from common import BENCH_DIR, PYTHON
@@ -29,6 +32,21 @@ _SUMMARY = re.compile(r"^summary:\s*(\d+)", re.MULTILINE)
 def mark() -> None:
     """The interval boundary: callgrind dumps its counters right before this libc call."""
     os.getppid()
+
+
+async def marked_calls(call: Callable[[], Awaitable[object]], n: int, warmup: int) -> None:
+    """`warmup` calls, mark, `n` calls, mark, `6n` calls, mark: the intervals `Job` reads. The
+    loop is let run every 100 calls, as real I/O would."""
+    for _ in range(warmup):
+        await call()
+    gc.collect()
+    for batch in (n, 6 * n):
+        mark()
+        for i in range(batch):
+            await call()
+            if i % 100 == 99:
+                await asyncio.sleep(0)
+    mark()
 
 
 class Job:

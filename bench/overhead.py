@@ -50,7 +50,7 @@ from common import (
     Blocks,
     rounds,
 )
-from instructions import mark
+from instructions import marked_calls
 
 SIDES = ("sdk", "raw-rel", "raw-abs", "raw-model")  # timed in-memory; callgrind adds raw-same
 CALLGRIND_SIDES = (*SIDES, "raw-same")
@@ -238,14 +238,7 @@ async def _marked(side: str, n: int) -> dict[str, int]:
     call, closer = make_side(side, mock_transport(seen))
     for _ in range(WARMUP):
         check(side, await call())
-    gc.collect()
-    for batch in (n, 6 * n):
-        mark()
-        for i in range(batch):
-            await call()
-            if i % 100 == 99:
-                await asyncio.sleep(0)  # as in _worker
-    mark()
+    await marked_calls(call, n, 0)
     await closer.aclose()
     return {"responses": seen["create"]}
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import shutil
 import sys
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common import CLIENT_ID, CLIENT_SECRET, CREATE_ARGS, Row, markdown_table, verdict
-from instructions import Job, mark
+from instructions import Job, marked_calls
 
 SIDES = ("none", "api", "sdk")
 WARMUP = 50  # creates before the first mark (the first fetches the token)
@@ -98,16 +97,7 @@ async def _marked(side: str, n: int) -> dict[str, int]:
         transport=mock_transport(seen),
         **arguments,
     )
-    for _ in range(WARMUP):
-        await dintero.clients.create(**CREATE_ARGS)
-    gc.collect()
-    for batch in (n, 6 * n):
-        mark()
-        for i in range(batch):
-            await dintero.clients.create(**CREATE_ARGS)
-            if i % 100 == 99:
-                await asyncio.sleep(0)  # as bench/overhead.py: let the loop run, as real I/O does
-    mark()
+    await marked_calls(lambda: dintero.clients.create(**CREATE_ARGS), n, WARMUP)
     await dintero.aclose()
     _check(side, seen, exporter, reader)
     return {"responses": seen["create"]}
