@@ -180,13 +180,13 @@ def observer(tracer_provider: object, meter_provider: object) -> OpenTelemetryOb
 
 
 def _histogram(meter: metrics.Meter, name: str, description: str) -> metrics.Histogram:
-    """A histogram in seconds with buckets for calls (opentelemetry-api 1.23 and later take the
+    """A histogram in seconds with buckets for calls (opentelemetry-api 1.30 and later take the
     advice; an SDK's own views still win)."""
     try:
         return meter.create_histogram(
             name, "s", description, explicit_bucket_boundaries_advisory=DURATION_BUCKETS
         )
-    except TypeError:  # opentelemetry-api < 1.23: no bucket advice
+    except TypeError:  # opentelemetry-api < 1.30: no bucket advice
         return meter.create_histogram(name, "s", description)
 
 
