@@ -26,9 +26,10 @@ CLIENTS_URL = BASE_URL + CLIENTS_PATH
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-client-secret-not-real"
 ACCESS_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.bench-access-token"
+#: No `client_id`: a client_id is unique in its account (the emulator refuses a second with 409),
+#: and the loopback stages create thousands; Dintero (and the emulator) issue one instead.
 CREATE_ARGS = {
     "name": "pos",
-    "client_id": "pos-1",
     "callbacks": ["https://example.com/callback", "https://example.com/callback2"],
 }
 TOKEN_BODY = json.dumps(

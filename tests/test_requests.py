@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from dintero_aio import Dintero, RetryPolicy
+from dintero_aio import Dintero, RetryPolicy, UnexpectedError
 from dintero_aio._calls import Caller
 
 from .conftest import ACCESS_TOKEN, ACCOUNT, CLIENTS_URL, TOKEN_URL, client_body, token_body
@@ -98,3 +98,58 @@ async def test_an_operation_with_header_parameters_adds_them_to_the_request(
         (k.lower(), v) for k, v in caller.headers.multi_items()
     ]  # added to the client's headers, not instead of them
     assert "x-trace" not in caller.headers  # the shared headers were copied, not changed
+
+
+class _Listing:
+    """A stand-in for a generated operation module, with the contract `_responses.Operation`."""
+
+    __name__ = "fake_operation"
+    SUCCESS_STATUS = 200
+
+    @staticmethod
+    def build_request() -> dict[str, Any]:
+        return {"method": "get", "url": "/accounts/T12345678/auth/clients"}
+
+    @staticmethod
+    def parse_success(response: httpx.Response) -> Any:
+        return response.json()
+
+
+@pytest.mark.parametrize("parsed", [None, {"a": "dict"}, "text"], ids=["None", "dict", "str"])
+async def test_a_parser_that_breaks_its_contract_is_our_bug_not_dintero_s(
+    httpx_mock: HTTPXMock,
+    make_dintero: Callable[..., Dintero],
+    parsed: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 2xx that the generated parser turns into nothing, or into another type, is an
+    UnexpectedError (logged as a bug), never a MalformedResponseError blamed on Dintero. Dintero
+    did answer 2xx, so a create's outcome stays unknown to the caller."""
+
+    class Broken(_Listing):
+        @staticmethod
+        def parse_success(response: httpx.Response) -> Any:
+            return parsed
+
+    httpx_mock.add_response(url=TOKEN_URL, json=token_body())
+    httpx_mock.add_response(url=CLIENTS_URL, method="GET", json=[])
+    caller: Caller = make_dintero()._caller
+    with pytest.raises(UnexpectedError) as info:
+        await caller.call(Broken, list[Any], duplicate_risk="a duplicate")
+    bugs = [r.levelname for r in caplog.records if r.name == "dintero_aio"]
+    caplog.clear()  # this ERROR record is the point of the test
+    assert bugs[-1] == "ERROR"
+    assert "unexpected BrokenContract" in str(info.value)
+    assert info.value.outcome_unknown
+
+
+async def test_a_request_builder_whose_signature_changed_is_our_bug(
+    make_dintero: Callable[..., Dintero], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request is built inside the boundary: a TypeError from a changed signature is an
+    UnexpectedError, and nothing is sent."""
+    caller: Caller = make_dintero()._caller
+    with pytest.raises(UnexpectedError) as info:
+        await caller.call(_Listing, list[Any], "an argument it no longer takes")
+    caplog.clear()  # the ERROR record is the point of the test
+    assert "unexpected TypeError" in str(info.value)
