@@ -98,7 +98,11 @@ async def _sides(server: ServedEmulator) -> tuple[dict[str, dict[str, Call]], li
         closers.append(dintero)
         calls[f"sdk-{backend}"] = _sdk_calls(dintero)
         transport = AiohttpTransport(limits=LIMITS) if backend == "aiohttp" else None
-        raw = httpx.AsyncClient(limits=LIMITS, timeout=30.0, transport=transport)
+        # No limit on waiting for a pooled connection: 1,000 at once on 100 connections wait
+        # their turn (the SDK queues them itself), and a slow turn must not end the benchmark.
+        raw = httpx.AsyncClient(
+            limits=LIMITS, timeout=httpx.Timeout(30.0, pool=None), transport=transport
+        )
         closers.append(raw)
         token = await raw.post(
             f"{base}/accounts/{account}/auth/token",
