@@ -46,6 +46,8 @@ MODULES = [
     "_dintero",
     "_timeouts",
     "_queue",
+    "_errors",
+    "_merchants",
 ]
 
 #: The `[tool.mutmut]` table. forkserver: with the default fork mode every worker inherits the
@@ -70,6 +72,8 @@ only_mutate = [
     "src/dintero_aio/_dintero.py",
     "src/dintero_aio/_timeouts.py",
     "src/dintero_aio/_queue.py",
+    "src/dintero_aio/_errors.py",
+    "src/dintero_aio/_merchants.py",
 ]
 also_copy = [
     "generated/", "openapi.yaml", "generator-config.yaml", "templates/", "examples/", "README.md",

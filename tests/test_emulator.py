@@ -340,6 +340,18 @@ async def test_a_client_id_is_unique_in_its_account(
     assert (await api.delete(f"{AUTH}/clients/{first['id']}", headers=headers)).status_code == 200
     again = await create(api, client_id="pos-1")
     assert [client.id for client in emulator.clients] == [issued["id"], again["id"]]
+    # "pos-1" now logs in as the new client only; the deleted one by neither of its logins.
+    await grant(api, again["id"])
+    await get_token(api, "pos-1", again["client_secret"])
+    for login in ("pos-1", first["id"]):
+        refused = await api.post(f"{AUTH}/token", auth=(login, first["client_secret"]), json=GRANT)
+        assert refused.status_code == 401, refused.text
+    # A rotated secret changes no login: the same client_id, the new secret.
+    rotated = await api.post(f"{AUTH}/clients/{again['id']}/rotate-secret", headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    await get_token(api, "pos-1", rotated.json()["client_secret"])
+    again_taken = await api.post(f"{AUTH}/clients", headers=headers, json={"client_id": "pos-1"})
+    assert_error(again_taken, 409, "duplicate_client_id")
 
 
 @pytest.mark.parametrize(
