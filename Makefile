@@ -67,7 +67,7 @@ reliability: $(STAMP)
 	rm -f .reliability.json
 
 # Mutation testing of the wrapper's core (docs/mutation.md); not part of `make test`.
-# `make mutation ARGS="--modules retry,calls"` for some modules.
+# `make mutation ARGS="--modules _retry,_calls"` for some modules.
 mutation: $(STAMP)
 	$(BIN)/python scripts/mutation.py $(ARGS)
 

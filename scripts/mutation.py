@@ -1,6 +1,7 @@
 """Mutation testing of the wrapper's core (issue 9): reproduces the figure in docs/mutation.md.
 
-    .venv/bin/python scripts/mutation.py [--max-children N] [--modules retry,calls,...] [--keep]
+    .venv/bin/python scripts/mutation.py [--max-children N] [--modules _retry,_calls,...]
+        [--functions GLOB,...] [--keep]
 
 Installs mutmut 3.8.1 into .venv if it is missing, copies the working tree (tracked and
 untracked, not ignored files) to build/mutation/ so that neither mutmut nor its `mutants/` ever
@@ -145,7 +146,6 @@ def statuses() -> dict[str, str]:
 
 
 def report(found: dict[str, str], modules: list[str]) -> float:
-    found = {k: v for k, v in found.items() if k.split(".")[1] in modules}
     rows = []
     for module in modules:
         mine = {k: v for k, v in found.items() if k.startswith(f"dintero_aio.{module}.")}
@@ -179,6 +179,12 @@ def main() -> int:
     parser.add_argument(
         "--modules", default=",".join(MODULES), help="comma-separated, e.g. retry,calls"
     )
+    parser.add_argument(
+        "--functions",
+        default="",
+        help="also these functions of other modules, as mutmut's names without the mutant "
+        "number, e.g. '_dintero.x__check_variable,_calls.xǁCallerǁguard'",
+    )
     parser.add_argument("--work", type=Path, default=WORK, help="where the copy is made")
     args = parser.parse_args()
     modules = args.modules.split(",")
@@ -190,10 +196,18 @@ def main() -> int:
     run = [str(VENV_BIN / "mutmut"), "run", "--max-children", str(args.max_children)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("MUTANT_UNDER_TEST", None)
+    functions = [f for f in args.functions.split(",") if f]
     names = [] if modules == MODULES else [f"dintero_aio.{m}.*" for m in modules]
+    names += [f"dintero_aio.{f}__mutmut_*" for f in functions]
     subprocess.run([*run, *names], cwd=WORK, env=env, check=True)
     os.chdir(WORK)
-    score = report(statuses(), modules)
+    picked = {f"dintero_aio.{f}" for f in functions}
+    found = {
+        k: v
+        for k, v in statuses().items()
+        if k.split(".")[1] in modules or k.rpartition("__mutmut_")[0] in picked
+    }
+    score = report(found, [*modules, *sorted({f.split(".")[0] for f in functions})])
     return 0 if score >= args.min_score else 1
 
 

@@ -193,7 +193,8 @@ def test_edges_of_urls_and_seconds() -> None:
 
 def test_dintero_names_each_bad_setting() -> None:
     good = {"account_id": "T12345678", "client_id": "c", "client_secret": "s"}
-    assert Dintero(**good)._caller.timeout == httpx.Timeout(30.0)  # the default per attempt
+    # The default per attempt:
+    assert Dintero(**good)._caller.timeouts.timeout == httpx.Timeout(30.0)
     for bad, message in (
         ({"client_id": ""}, "client_id must be a non-empty string"),
         ({"client_secret": " "}, "client_secret must be a non-empty string"),

@@ -70,10 +70,6 @@ class Caller:
         default=attrs.Factory(lambda self: _headers(self.http), takes_self=True), kw_only=True
     )
 
-    @property
-    def timeout(self) -> httpx.Timeout:
-        return self.timeouts.timeout
-
     def call(
         self,
         operation: Operation,
@@ -97,8 +93,8 @@ class Caller:
         (the calls waiting for a token retry it under their own policies).
         """
         call = _Call(self, operation, args, kwargs, returns, auth, check, token_request, once)
-        call.duplicate_risk = duplicate_risk
-        return self.guard(call, duplicate_risk=duplicate_risk, gone_means_done=gone_means_done)
+        call.duplicate_risk, call.gone_means_done = duplicate_risk, gone_means_done
+        return self.guard(call)
 
     def run(
         self, name: str, run: Callable[[CallState], Awaitable[T]], *, retried: bool = False
@@ -107,13 +103,7 @@ class Caller:
         retry policy (only for what is safe to repeat)."""
         return self.guard(_Job(self, name, run, retried))
 
-    async def guard(
-        self,
-        job: _Job[T] | _Call,
-        *,
-        duplicate_risk: str | None = None,
-        gone_means_done: bool = False,
-    ) -> T:
+    async def guard(self, job: _Job[T] | _Call) -> T:
         """Run one public call inside the boundary described in the module docstring."""
         task = self.lifecycle.enter()
         loop = task.get_loop()
@@ -128,7 +118,7 @@ class Caller:
             return result
         except DinteroError as exc:
             error = exc
-            if gone_means_done and _gone(error, state):
+            if job.gone_means_done and _gone(error, state):
                 observed.ended(state, None)
                 return None  # type: ignore[return-value]  # a delete's result is None
         except TimeoutError as exc:
@@ -148,8 +138,8 @@ class Caller:
             error = _unexpected(job.name, exc)
         finally:
             self.lifecycle.leave(task)
-        if duplicate_risk:
-            why = _wire.unknown_because(state, error, duplicate_risk)
+        if job.duplicate_risk:
+            why = _wire.unknown_because(state, error, job.duplicate_risk)
             if why is not None:
                 error.mark_outcome_unknown(why)
         _redact.error(error)
@@ -163,6 +153,10 @@ class _Job(Generic[T]):
     """A call that is not one request (a token check, a create with its grants)."""
 
     __slots__ = ("_caller", "_retried", "_run", "name")
+    #: Never retried when it may have been processed (`retried` is for what is safe to repeat),
+    #: so its outcome is never unknown; and it is no delete.
+    duplicate_risk: str | None = None
+    gone_means_done = False
 
     def __init__(
         self, caller: Caller, name: str, run: Callable[[CallState], Awaitable[T]], retried: bool
@@ -190,6 +184,7 @@ class _Call:
         "check",
         "duplicate_risk",
         "flow",
+        "gone_means_done",
         "headers",
         "kwargs",
         "method",
@@ -223,7 +218,8 @@ class _Call:
         self.flow = auth or caller.auth or caller.http.auth
         self.queue = None if token_request else caller.queue
         self.once = once
-        self.duplicate_risk: str | None = None
+        self.duplicate_risk: str | None = None  # set by `Caller.call`, as is the next
+        self.gone_means_done = False
         self.name = operation.__name__.rpartition(".")[2]  # until the request is built
 
     def run(self, state: CallState) -> Awaitable[Any]:
