@@ -22,7 +22,10 @@ from dintero_aio import (
     NotFoundError,
     RetryPolicy,
     UnexpectedError,
+    _wire,
 )
+from dintero_aio._observe import NO_OBSERVER
+from dintero_aio._wire import CallState
 
 from .conftest import CLIENTS_URL, TOKEN_URL, client_body, token_body
 
@@ -229,3 +232,41 @@ async def test_an_unknown_outcome_says_why(
     with pytest.raises(APITimeoutError) as timed_out:
         await dintero.with_options(retry=RetryPolicy(total_timeout=0.1)).clients.create()
     assert "The outcome is unknown: a request may have been in flight; " in str(timed_out.value)
+
+
+async def test_a_create_its_attempt_timed_out_says_not_retried_however_little_time_is_left(
+    httpx_mock: HTTPXMock, make_dintero: Callable[..., Dintero]
+) -> None:
+    """A read timeout of the attempt (not the end of total_timeout) is "not retried", also with
+    under a second of the call's time left."""
+    httpx_mock.add_exception(httpx.ReadTimeout("timed out"), method="POST", url=CLIENTS_URL)
+    dintero = make_dintero(retry=RetryPolicy(total_timeout=0.9))
+    with pytest.raises(APITimeoutError) as info:
+        await dintero.clients.create()
+    assert "The outcome is unknown: not retried, because " in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("boom"),
+        # Only its first words: the rest can be the server's bytes, a secret included.
+        httpx.RemoteProtocolError("boom: the server's bytes: client_secret=s3cr3t"),
+    ],
+)
+async def test_a_transport_error_without_a_request_names_no_server(
+    exc: httpx.TransportError,
+) -> None:
+    """httpx attaches the request to what its transports raise; an exception raised before any
+    request existed has none to name, and is still an SDK error (not a RuntimeError)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    state = CallState(loop.time() + 5, task, loop, NO_OBSERVER.call("list", "T12345678"))
+
+    async def failing() -> httpx.Response:
+        raise exc
+
+    with pytest.raises(APIConnectionError) as info:
+        await _wire.sent("GET /x", state, failing())
+    assert str(info.value) == f"GET /x: {type(exc).__name__}: boom"

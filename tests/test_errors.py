@@ -62,6 +62,15 @@ async def test_status_maps_to_its_error_class(
     assert info.value.response.status_code == status
     assert f"HTTP {status}" in str(info.value)
     assert "it broke" in str(info.value)
+    assert info.value.retry_after is None  # no Retry-After was sent
+
+
+def test_an_error_built_by_hand_has_no_retry_after() -> None:
+    """Users raise SDK errors in their own tests: one built by hand says that no usable
+    Retry-After was sent, as one from a response without the header does."""
+    response = httpx.Response(429, request=httpx.Request("GET", CLIENTS_URL))
+    error = RateLimitError("slow down", response=response, code=None, api_message=None)
+    assert (error.status_code, error.retry_after) == (429, None)
 
 
 async def test_rate_limit_error_carries_retry_after(

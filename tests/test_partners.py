@@ -94,7 +94,7 @@ def test_for_account_returns_one_view_per_account(make_dintero: Callable[..., Di
     partner = make_dintero(account_id=PARTNER)
     merchant = partner.for_account(MERCHANT)
     assert isinstance(merchant, MerchantAccount)
-    assert partner.for_account(MERCHANT) is merchant
+    assert all(partner.for_account(MERCHANT) is merchant for _ in range(3))
     assert partner.for_account("P00000002") is not merchant
     assert (merchant.account_id, merchant.partner_id) == (MERCHANT, PARTNER)
     assert merchant.audience == f"{BASE_URL}/accounts/{MERCHANT}"
@@ -204,6 +204,27 @@ async def test_a_401_on_the_exchange_refreshes_the_partner_token_once(
     assert await partner.for_account(MERCHANT).verify_credentials() == emulator.expires_in
 
     assert counts(emulator) == (2, 2)
+
+
+async def test_a_merchant_token_check_is_retried_and_named_as_one(
+    partner: Dintero, emulator: Emulator
+) -> None:
+    """A 503 from the exchange is retried under the view's policy (as the partner's own check
+    is); a check that aclose() stops says it was the token check."""
+    emulator.fail_next("exchange", status=503)
+    assert await partner.for_account(MERCHANT).verify_credentials() == emulator.expires_in
+    assert counts(emulator) == (1, 2)
+
+    emulator.delay_next("exchange", 30)
+    check = asyncio.ensure_future(partner.for_account("T00000003").verify_credentials())
+    for _ in range(500):  # until the exchange is under way
+        if emulator.received("exchange") == 3:
+            break
+        await asyncio.sleep(0.01)
+    await partner.aclose()
+    with pytest.raises(ClientClosedError) as info:
+        await check
+    assert str(info.value) == "token check: the client was closed during the call"
 
 
 async def test_a_persistent_401_on_the_exchange_refreshes_the_partner_token_only_once(

@@ -56,6 +56,14 @@ def test_a_truncated_secret_is_masked_too() -> None:
     assert redact.response(original).content == b'{"client_secret": "**********"'
 
 
+def test_a_member_whose_name_is_not_json_is_kept_as_it_is() -> None:
+    """A name no JSON reader could decode (a bad escape) is no secret member: the evidence stays
+    byte for byte, and the members around it are still masked."""
+    body = b'{"bad\\q": "kept", "client_secret": "new-secret", "x": "\\u00zz"}'
+    copy = redact.response(httpx.Response(400, content=body, request=sent()))
+    assert copy.content == body.replace(b"new-secret", redact.MASK.encode())
+
+
 def test_a_response_without_a_request_stays_without_one() -> None:
     copy = redact.response(httpx.Response(500, content=b"boom"))
     assert copy.content == b"boom"

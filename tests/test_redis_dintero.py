@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from dintero_aio import Dintero
+from dintero_aio import Dintero, InvalidInputError
 from dintero_aio._redis_cache import RedisTokenCache
 from dintero_aio.testing import IN_PROCESS_BASE_URL, Emulator
 
@@ -112,7 +114,14 @@ async def test_what_redis_holds_is_neither_a_token_nor_a_secret_and_it_expires(
     await everything(make())
     assert len(issued) == 4
     keys = [key async for key in redis.scan_iter()]
-    assert len(keys) == 4
+    # The names docs/fleet.md gives: the account's token and one exchange token per merchant.
+    names = sorted(key.decode() for key in keys)
+    client = quote(emulator.client_id, safe="")
+    audience = f"http%3A//127.0.0.1/v1/accounts/{emulator.account_id}"  # ":" never raw
+    assert names == [
+        *(f"dintero-aio:exchange:{emulator.account_id}:{client}:{m}" for m in MERCHANTS),
+        f"dintero-aio:token:{emulator.account_id}:{client}:{audience}",
+    ]
     for key in keys:
         value = await redis.get(key)
         assert value is not None
@@ -155,3 +164,86 @@ async def test_a_401_on_a_token_from_redis_is_replayed_with_a_fresh_one(
         assert emulator.received("token") == 3
     finally:
         await own.aclose()
+
+
+# --- Dintero.from_env with DINTERO_REDIS_URL ------------------------------------------------------
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, redis_url: str) -> None:
+    for variable, value in (
+        ("DINTERO_ACCOUNT_ID", emulator.account_id),
+        ("DINTERO_CLIENT_ID", emulator.client_id),
+        ("DINTERO_CLIENT_SECRET", emulator.client_secret),
+        ("DINTERO_BASE_URL", IN_PROCESS_BASE_URL),
+        ("DINTERO_REDIS_URL", redis_url),
+    ):
+        monkeypatch.setenv(variable, value)
+
+
+async def _connections(redis: Redis, expected: int) -> int:
+    """Clients connected to the server once it has seen closed ones go (it notices late)."""
+    for _ in range(100):
+        count = len(await redis.client_list())
+        if count == expected:
+            break
+        await asyncio.sleep(0.02)
+    return count
+
+
+async def test_from_env_shares_tokens_through_dintero_redis_url_and_closes_its_client(
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: Emulator,
+    server: RedisServer,
+    redis: Redis,
+    issued: list[str],
+) -> None:
+    _environment(monkeypatch, emulator, server.url)
+    fleet = [Dintero.from_env(transport=Recording(emulator, issued)) for _ in range(2)]
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    assert (emulator.received("token"), emulator.received("exchange")) == (1, 3)
+    assert len(await redis.client_list()) >= 3  # this test's own, and each instance's
+    for dintero in fleet:
+        await dintero.aclose()
+    assert await _connections(redis, 1) == 1  # each instance closed the client it made
+
+
+async def test_a_token_cache_given_wins_over_dintero_redis_url(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, redis: Redis, issued: list[str]
+) -> None:
+    _environment(monkeypatch, emulator, "not a Redis URL at all")
+    fleet = [
+        Dintero.from_env(transport=Recording(emulator, issued), token_cache=RedisTokenCache(redis))
+        for _ in range(2)
+    ]
+    await asyncio.gather(*(everything(dintero) for dintero in fleet))
+    assert (emulator.received("token"), emulator.received("exchange")) == (1, 3)
+    for dintero in fleet:
+        await dintero.aclose()
+    assert await redis.ping() is True  # the user's client is the user's to close
+
+
+def test_an_unusable_dintero_redis_url_is_named_never_quoted(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator
+) -> None:
+    _environment(monkeypatch, emulator, "http://user:pw-in-the-url@cache.internal:6379/0")
+    with pytest.raises(InvalidInputError) as info:
+        Dintero.from_env()
+    assert str(info.value) == (
+        "the environment variable DINTERO_REDIS_URL is not usable: it is not a Redis URL"
+    )
+    assert info.value.__cause__ is None
+    assert "pw-in-the-url" not in str(info.value.__context__)
+
+
+def test_dintero_redis_url_without_the_extra_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, server: RedisServer
+) -> None:
+    _environment(monkeypatch, emulator, server.url)
+    for name in list(sys.modules):
+        if name == "redis" or name.startswith("redis."):
+            monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(InvalidInputError) as info:
+        Dintero.from_env()
+    assert str(info.value).startswith("the environment variable DINTERO_REDIS_URL is not usable: ")
+    assert "pip install 'dintero-aio[redis]'" in str(info.value)

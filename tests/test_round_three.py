@@ -230,18 +230,38 @@ def test_an_error_raised_in_a_worker_process_reaches_the_parent_whole() -> None:
 # --- 4. a bad environment value is named, never echoed --------------------------------------------
 
 
+_WHITE_SPACE = (
+    "has white space (a newline, say) at its start or end; pass it exactly as issued, e.g. "
+    "Path(file).read_text().strip()"
+)
+
+
 @pytest.mark.parametrize(
-    ("variable", "value"),
+    ("variable", "value", "problem"),
     [
-        ("DINTERO_ACCOUNT_ID", "the-secret-value"),
-        ("DINTERO_CLIENT_ID", " the-secret-value\n"),
-        ("DINTERO_CLIENT_SECRET", "the-secret-value\n"),
-        ("DINTERO_BASE_URL", "ftp://the-secret-value"),
-        ("DINTERO_BACKEND", "the-secret-value"),
+        (
+            "DINTERO_ACCOUNT_ID",
+            "the-secret-value",
+            "must be 'P' or 'T' followed by 3 or 8 digits, e.g. 'T12345678'",
+        ),
+        ("DINTERO_CLIENT_ID", " the-secret-value\n", _WHITE_SPACE),
+        ("DINTERO_CLIENT_SECRET", "the-secret-value\n", _WHITE_SPACE),
+        (
+            "DINTERO_BASE_URL",
+            "ftp://the-secret-value",
+            "must use https:// (http:// only to a loopback host such as 127.0.0.1, or "
+            "allow_insecure_http=True for a trusted network)",
+        ),
+        (
+            "DINTERO_BASE_URL",
+            "https://user:the-secret-value@api.example.com/v1",
+            "must be a plain URL: a host, no user:password@, no query or fragment",
+        ),
+        ("DINTERO_BACKEND", "the-secret-value", "must be one of httpcore, aiohttp"),
     ],
 )
 def test_a_bad_environment_value_names_the_variable_and_not_the_value(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
 ) -> None:
     monkeypatch.setenv("DINTERO_ACCOUNT_ID", "T12345678")
     monkeypatch.setenv("DINTERO_CLIENT_ID", "c")
@@ -249,10 +269,25 @@ def test_a_bad_environment_value_names_the_variable_and_not_the_value(
     monkeypatch.setenv(variable, value)
     with pytest.raises(InvalidInputError) as info:
         Dintero.from_env()
-    assert variable in str(info.value)
+    assert str(info.value) == f"the environment variable {variable} is not usable: {problem}"
     assert "the-secret-value" not in str(info.value)
     assert info.value.__cause__ is None
     assert info.value.__context__ is None or "the-secret-value" not in str(info.value.__context__)
+
+
+def test_plain_http_from_the_environment_is_allowed_by_the_override(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment's base URL is checked as allow_insecure_http=True would: whether plain
+    http is allowed is the constructor's decision, which an override can make."""
+    monkeypatch.setenv("DINTERO_ACCOUNT_ID", "T12345678")
+    monkeypatch.setenv("DINTERO_CLIENT_ID", "c")
+    monkeypatch.setenv("DINTERO_CLIENT_SECRET", "s")
+    monkeypatch.setenv("DINTERO_BASE_URL", "http://192.168.1.10:8080/v1")
+    dintero = Dintero.from_env(allow_insecure_http=True)
+    assert repr(dintero).count("http://192.168.1.10:8080/v1") == 1
+    with pytest.raises(InvalidInputError, match=r"^base_url must use https://"):
+        Dintero.from_env()
 
 
 # --- 6. transport= is checked ---------------------------------------------------------------------

@@ -154,9 +154,9 @@ class Clients:
                     await create_grant(self._caller, self._account_id, str(client.id), spec)
                 )
             except DinteroError as exc:
-                raise GrantFailedError(
+                raise GrantFailedError(  # noqa: B904 - it makes `exc` its cause itself
                     exc, client=client, grants=tuple(made), not_made=specs[index:]
-                ) from exc
+                )
         return ClientWithGrants(client, tuple(made))
 
     async def list(self) -> builtins.list[ClientInfo]:
