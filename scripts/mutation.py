@@ -177,7 +177,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="reuse build/mutation's results")
     parser.add_argument("--min-score", type=float, default=0.0)
     parser.add_argument(
-        "--modules", default=",".join(MODULES), help="comma-separated, e.g. retry,calls"
+        "--modules", default=",".join(MODULES), help="comma-separated, e.g. _retry,_calls"
     )
     parser.add_argument(
         "--functions",

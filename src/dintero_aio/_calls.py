@@ -92,9 +92,21 @@ class Caller:
         `token_request`: a token's own request, which skips the queue. `once`: make one attempt
         (the calls waiting for a token retry it under their own policies).
         """
-        call = _Call(self, operation, args, kwargs, returns, auth, check, token_request, once)
-        call.duplicate_risk, call.gone_means_done = duplicate_risk, gone_means_done
-        return self.guard(call)
+        return self.guard(
+            _Call(
+                self,
+                operation,
+                args,
+                kwargs,
+                returns,
+                auth,
+                check,
+                token_request=token_request,
+                once=once,
+                duplicate_risk=duplicate_risk,
+                gone_means_done=gone_means_done,
+            )
+        )
 
     def run(
         self, name: str, run: Callable[[CallState], Awaitable[T]], *, retried: bool = False
@@ -206,8 +218,11 @@ class _Call:
         returns: Any,
         auth: httpx.Auth | None,
         check: Callable[[Any], str | None] | None,
+        *,
         token_request: bool,
         once: bool,
+        duplicate_risk: str | None,
+        gone_means_done: bool,
     ) -> None:
         self.caller = caller
         self.operation = operation
@@ -218,8 +233,8 @@ class _Call:
         self.flow = auth or caller.auth or caller.http.auth
         self.queue = None if token_request else caller.queue
         self.once = once
-        self.duplicate_risk: str | None = None  # set by `Caller.call`, as is the next
-        self.gone_means_done = False
+        self.duplicate_risk = duplicate_risk
+        self.gone_means_done = gone_means_done
         self.name = operation.__name__.rpartition(".")[2]  # until the request is built
 
     def run(self, state: CallState) -> Awaitable[Any]:
