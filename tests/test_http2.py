@@ -8,7 +8,10 @@ offers h2 and http/1.1 through ALPN and records the HTTP version of every reques
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import socket
 import sys
 import threading
 from collections import Counter
@@ -155,3 +158,30 @@ async def test_debug_logs_of_http2_hold_no_credentials(
 def test_ssl_context_must_be_an_ssl_context(make_dintero: Callable[..., Dintero]) -> None:
     with pytest.raises(InvalidInputError, match=r"ssl_context must be an ssl\.SSLContext"):
         make_dintero(ssl_context=False)
+
+
+def _connected_to(port: int) -> list[socket.socket]:
+    """The sockets of this process still open and connected to `port` on loopback."""
+    gc.collect()
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, socket.socket) and obj.family == socket.AF_INET and obj.fileno() != -1:
+            with contextlib.suppress(OSError):  # not connected
+                if obj.getpeername()[1] == port:
+                    found.append(obj)
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_aclose_leaves_no_tls_socket_open(
+    connect: Callable[..., Dintero], server: TLSServer, backend: str
+) -> None:
+    """`aclose()` closes every TLS connection it opened before it returns (a graceful TLS
+    shutdown left running would keep the socket until the event loop closes it, or leak it when
+    the loop closes first: aiohttp 3.12.2 and 3.12.3 did that)."""
+    dintero = connect(backend=backend)
+    assert await asyncio.gather(*(dintero.clients.list() for _ in range(BURST))) == [[]] * BURST
+    assert _connected_to(server.port)  # the burst opened connections, still pooled
+    await dintero.aclose()
+    await asyncio.sleep(0)  # a transport closes its socket on the loop's next turn
+    assert _connected_to(server.port) == []
