@@ -105,7 +105,9 @@ BASELINES = {
     "raw-model": "(c) (b) + generated model",
     "raw-same": "(d) (c) + the SDK's headers",
 }
-GOALS = {"raw-abs": 1.25, "raw-model": 1.10}  # issue 12, in instructions
+#: Issue 20's cost budget (it replaced issue 12's 1.25 and 1.10): simplicity is worth a few
+#: percent of CPU that no user can observe. In instructions.
+GOALS = {"raw-abs": 1.30, "raw-model": 1.20}
 
 
 def overhead_rows(wall: dict[str, Blocks]) -> list[Row]:
@@ -165,12 +167,14 @@ def list_rows(per_item: dict[str, float] | None, reason: str) -> list[Row]:
 
 
 def memory_concurrency_rows(result: dict[int, dict[str, Blocks]]) -> list[Row]:
+    """Shown without a goal since issue 20, whose budget judges per-call cost in instructions
+    (rows 1) and what concurrency costs by the instruction share (row 6, ≥ 0.95) and on loopback
+    (≥ 0.8x): a wall-clock ratio to raw httpx at 10,000 mixes in the per-call cost, which that
+    budget allows to be higher."""
     rows = []
-    most = concurrency.LEVELS[-1]
     for side in ("raw-abs", "raw-rel"):
         for level, sides in result.items():
             sdk, raw = sides["sdk"], sides[side]
-            goal = level == most and side == "raw-rel"
             rows.append(
                 Row(
                     f"6. In-memory creates/s at concurrency {level:,} vs raw {BASELINES[side]}: "
@@ -180,8 +184,8 @@ def memory_concurrency_rows(result: dict[int, dict[str, Blocks]]) -> list[Row]:
                     f"{_ratio(sdk.median, raw.median)} "
                     f"({_ratio(sdk.fastest_fifth, raw.fastest_fifth)}; "
                     f"{paired_ratio(sdk, raw):.2f})",
-                    "≥ 0.95" if goal else "—",
-                    verdict(paired_ratio(sdk, raw) >= 0.95) if goal else "—",
+                    "—",
+                    "—",
                 )
             )
     return rows
@@ -424,7 +428,7 @@ NOTES = """\
   the create endpoint with a realistic ClientWithSecret body (the transport counts the responses
   of each side; the run fails unless every call reached it). dintero-aio: `await
   dintero.clients.create(name=..., client_id=..., callbacks=[...])`, token cached in the
-  warm-up; it builds the request with the generated `_get_kwargs`, checks and parses the answer
+  warm-up; it builds the request with the generated `build_request`, checks and parses the answer
   into the generated `ClientWithSecret` and type-checks it. The baselines, all with
   `Authorization: Bearer` as a client header (the token cached, as the SDK's):
   (a) `httpx.AsyncClient(base_url=...)`, `await raw.post(relative path, json=...)` then
@@ -433,8 +437,8 @@ NOTES = """\
   then `.json()` (what the SDK does with its cached URL); (c) (b) plus
   `ClientWithSecret.from_dict(...)` of the body (the SDK returns that model); (d) (c) with the
   SDK's header lines as client headers, for reference: the same bytes on the wire. The goals
-  of issue 12 are judged on (b) and (c), in instructions. Headers each side sends on a create
-  (captured by the transport; `Content-Length` is 111 on every side):
+  (issue 20's budget: ≤ 1.30x and ≤ 1.20x) are judged on (b) and (c), in instructions. Headers
+  each side sends on a create (captured by the transport; `Content-Length` is 111 on every side):
 {headers}
   Callgrind: one `PYTHONHASHSEED=0 valgrind --tool=callgrind --dump-before=getppid` run per side
   of `bench/overhead.py --marks SIDE N`: warm-up, then N calls and 6N calls, each batch ended by

@@ -1121,3 +1121,12 @@ def test_the_aiohttp_backend_is_chosen_by_option_or_environment(
     assert (status, json.loads(out)) == (0, []), err
     assert running.emulator.processed("list") == 1
     assert sessions  # the requests went through aiohttp
+
+
+def test_every_option_is_in_the_readme_s_command_line_section() -> None:
+    """Issue 18: the README's own CLI section names every flag (its meaning is in the reference)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", section))
+    assert options() - named == set()
+    assert "DINTERO_CLIENT_SECRET" in section

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -90,3 +91,56 @@ def test_the_runtime_range_of_httpx_is_not_the_generators() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "GEN_VENV := $(VENV)/gen" in makefile
     assert "$(GEN_BIN)/openapi-python-client generate" in makefile
+
+
+def test_a_new_project_runs_the_readme_quickstart_from_the_wheel(
+    wheel: zipfile.ZipFile, tmp_path: Path
+) -> None:
+    """Done-when of issue 18: the wheel installed into a new environment, the quickstart (the
+    README's first Python block) saved as the project's script and run there unchanged. The new
+    environment installs the wheel itself and takes its dependencies from this one (appended to
+    its path, after its own packages), so no network is needed and the package imported is the
+    wheel's, not this checkout's."""
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)  # noqa: S603
+    python = env / "bin" / "python"
+    site = subprocess.run(  # noqa: S603 - the new environment's interpreter
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = [p for p in sys.path if p.endswith("site-packages")]
+    (Path(site) / "dependencies.pth").write_text("\n".join(ours) + "\n", encoding="utf-8")
+    # `--target`: into the new environment only (`--prefix` would uninstall this environment's
+    # editable copy of the package first).
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    subprocess.run(  # noqa: S603 - this interpreter's pip, the wheel just built
+        [*install, "--target", site, str(wheel.filename)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = re.search(r"^```python\n(.*?)^```$", readme, re.MULTILINE | re.DOTALL)
+    assert quickstart is not None
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text(quickstart[1], encoding="utf-8")
+    run = subprocess.run(  # noqa: S603 - the new environment's interpreter, the README's code
+        [python, "-W", "error", "main.py"],
+        cwd=project,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pos logged in; its token lasts 14400 s" in run.stdout
+    where = subprocess.run(  # noqa: S603
+        [python, "-c", "import dintero_aio; print(dintero_aio.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert where.startswith(str(env)), where  # the wheel's copy, not this checkout's

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -247,3 +248,57 @@ def test_dintero_redis_url_without_the_extra_names_the_extra(
         Dintero.from_env()
     assert str(info.value).startswith("the environment variable DINTERO_REDIS_URL is not usable: ")
     assert "pip install 'dintero-aio[redis]'" in str(info.value)
+
+
+@pytest.mark.parametrize("fault", ["garbage", "another secret", "full", "read-only"])
+async def test_whatever_redis_holds_or_refuses_a_call_returns_its_model(
+    fault: str,
+    make: Make,
+    emulator: Emulator,
+    redis: Redis,
+    server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 16's faults, seen through `Dintero` calls (tests/test_redis_faults.py has them at
+    the token source): every key overwritten with garbage, or with a value sealed under another
+    client secret; a server out of memory; a read-only replica. Each call of a new process still
+    returns its model, and the fallback costs one fetch per account at most."""
+    assert await everything(make()) == [[]] * 4
+    keys = [key async for key in redis.scan_iter()]
+    assert len(keys) == 4  # the account's token and three exchange tokens
+    with contextlib.ExitStack() as stack:
+        if fault == "garbage":
+            for key in keys:
+                await redis.set(key, b"\x00not a sealed token\xff", keepttl=True)
+        elif fault == "another secret":
+            other = Emulator(
+                account_id=emulator.account_id,
+                client_id=emulator.client_id,
+                client_secret="another-secret",
+                merchants=MERCHANTS,
+            )
+            await redis.flushall()
+            sealed_elsewhere = Dintero(
+                account_id=other.account_id,
+                client_id=other.client_id,
+                client_secret="another-secret",
+                base_url=IN_PROCESS_BASE_URL,
+                transport=other.transport(),
+                token_cache=RedisTokenCache(redis),
+            )
+            async with sealed_elsewhere:
+                await everything(sealed_elsewhere)
+            assert sorted([key async for key in redis.scan_iter()]) == sorted(keys)
+        elif fault == "full":
+            await redis.flushall()
+            server.command("CONFIG", "SET", "maxmemory", "1")
+        else:
+            await redis.flushall()
+            primary = stack.enter_context(running_redis())
+            assert server.command("REPLICAOF", "127.0.0.1", str(primary.port)).startswith(b"+OK")
+        before = (emulator.processed("token"), emulator.processed("exchange"))
+        assert await everything(make()) == [[]] * 4
+        after = (emulator.processed("token"), emulator.processed("exchange"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 3)
+    refused = {"full": "(OutOfMemoryError)", "read-only": "(ReadOnlyError)"}.get(fault)
+    assert refused is None or f"token cache unavailable {refused}" in caplog.text

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from redis.asyncio import Redis
 
 from dintero_aio import (
     APIConnectionError,
@@ -32,12 +33,15 @@ from dintero_aio import (
     InternalServerError,
     InvalidInputError,
     NotFoundError,
+    RedisTokenCache,
     RetryPolicy,
     _http_client,
     _observe,
 )
 from dintero_aio._telemetry import OPERATIONS
 from dintero_aio.testing import DEFAULT_CLIENT_SECRET, IN_PROCESS_BASE_URL, Emulator, serve
+
+from .redis_server import running_redis
 
 FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.005, total_timeout=5.0)
 MERCHANT = "T00000002"
@@ -170,6 +174,7 @@ async def test_a_create_is_a_call_span_with_its_attempt_and_a_linked_token_fetch
         "server.port": 80,
         "url.full": f"{IN_PROCESS_BASE_URL}/accounts/{emulator.account_id}/auth/clients",
         "http.response.status_code": 200,
+        "dintero.token.source": "dintero",  # fetched for it
     }
     # The first call waited for the token, on the call and on the attempt that waited.
     wait = attempt.attributes["dintero.token.wait"]
@@ -195,6 +200,9 @@ async def test_a_create_is_a_call_span_with_its_attempt_and_a_linked_token_fetch
     await dintero.clients.create(name="pos")  # the token is in memory now: no fetch, no wait
     assert otel.names() == ["dintero clients.create", "dintero clients.create attempt"]
     assert "dintero.token.wait" not in otel.one("dintero clients.create").attributes
+    assert otel.one("dintero clients.create attempt").attributes["dintero.token.source"] == (
+        "memory"
+    )
 
 
 async def test_a_retried_list_has_an_attempt_span_each_and_a_retry_event_each(
@@ -753,3 +761,33 @@ def test_the_trace_demo_prints_the_tree_of_a_retried_create() -> None:
     assert "error.type=503" in lines[2]
     assert DEFAULT_CLIENT_SECRET not in done.stdout
     assert "Bearer" not in done.stdout
+
+
+async def test_a_token_from_the_fleet_s_cache_is_said_to_come_from_it(
+    make: Callable[..., Dintero], otel: Otel
+) -> None:
+    """On a real redis-server: a second instance (another process of the fleet) finds the first
+    one's token in the shared cache, and its fetch span, its attempt and the fetch counter say
+    `shared`; its next call carries the token from memory."""
+    with running_redis() as server:
+        clients = [Redis.from_url(server.url), Redis.from_url(server.url)]
+        try:
+            first, second = (make(token_cache=RedisTokenCache(c)) for c in clients)
+            await first.clients.list()
+            otel.exporter.clear()
+            await second.clients.list()
+            fetch = otel.one("dintero token.fetch")
+            assert fetch.attributes["dintero.token.source"] == "shared"
+            attempt = otel.one("dintero clients.list attempt")
+            assert attempt.attributes["dintero.token.source"] == "shared"
+            assert otel.metrics()["dintero.token.fetches"] == {
+                key(**{"dintero.token.kind": "access", "dintero.token.source": "dintero"}): 1,
+                key(**{"dintero.token.kind": "access", "dintero.token.source": "shared"}): 1,
+            }
+            otel.exporter.clear()
+            await second.clients.list()
+            attempt = otel.one("dintero clients.list attempt")
+            assert attempt.attributes["dintero.token.source"] == "memory"
+        finally:
+            for client in clients:
+                await client.aclose()

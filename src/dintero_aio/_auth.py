@@ -328,7 +328,11 @@ class TokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = self.tokens.ready() or await self._wait(request)
+        token = self.tokens.ready()
+        if token is None:
+            token = await self._wait(request)
+        else:
+            _carries(request, "memory")
         for replay in range(3):
             request.headers["Authorization"] = token.header
             _wire.at(request, Stage.SENT)
@@ -350,11 +354,21 @@ class TokenAuth(httpx.Auth):
         state = request.extensions.get(_wire.STATE)
         if state is None:
             return await self.tokens.get()
-        started = state.loop.time()
+        started, held = state.loop.time(), self.tokens._token
         try:
-            return await self.tokens.get()
+            token = await self.tokens.get()
         finally:  # a wait that ended in a failed fetch was a wait too
             state.observed.waited("token", state.loop.time() - started)
+        # The one held may be served while a refresh runs behind the call's back.
+        state.observed.token("memory" if token is held else token.issued.source)
+        return token
+
+
+def _carries(request: httpx.Request, source: str) -> None:
+    """Tell the call's observer where the token its attempt carries came from."""
+    state = request.extensions.get(_wire.STATE)
+    if state is not None:
+        state.observed.token(source)
 
 
 class BasicFlow(httpx.BasicAuth):

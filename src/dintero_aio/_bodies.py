@@ -7,6 +7,11 @@ here, by an httpx `response` event hook that runs for every response (token, API
 replay, through a proxy) before its body is read: the body is decoded with a bounded output per
 step and counted. A 2xx body past the limit raises `ResponseTooLargeError`; an error body is cut at
 the limit (it is only evidence; the status decides the error). Either way no more is read.
+
+A hook rather than a transport wrapper (issue 20 weighed both): the hook sees every response of
+every transport, a user's `transport=`, each proxy mount and the aiohttp backend's included, with
+nothing to wrap; a wrapper would have to be put around each of them, and around the default
+transport only at the price of httpx no longer reading the proxy variables.
 """
 
 from __future__ import annotations

@@ -126,12 +126,12 @@ class Caller:
         try:
             with deadline:
                 result: T = await job.run(state)
-            observed.ended(state, None)
+            observed.ended(None)
             return result
         except DinteroError as exc:
             error = exc
             if job.gone_means_done and _gone(error, state):
-                observed.ended(state, None)
+                observed.ended(None)
                 return None  # type: ignore[return-value]  # a delete's result is None
         except TimeoutError as exc:
             if deadline.expired:
@@ -143,7 +143,7 @@ class Caller:
                 error = _unexpected(job.name, exc)
         except asyncio.CancelledError:
             if not self.lifecycle.stopped_by_close(task):
-                observed.ended(state, None, cancelled=True)
+                observed.ended(None, cancelled=True)
                 raise
             error = ClientClosedError(f"{job.name}: the client was closed during the call")
         except Exception as exc:
@@ -155,7 +155,7 @@ class Caller:
             if why is not None:
                 error.mark_outcome_unknown(why)
         _redact.error(error)
-        observed.ended(state, error)
+        observed.ended(error)
         # Raised here, outside the handlers, so that the exception caught above (whose text or
         # request may hold a credential) is not chained to it as __context__.
         raise error

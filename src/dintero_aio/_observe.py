@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import httpx
 
     from ._errors import DinteroError
-    from ._wire import CallState
 
 
 class CallObservation(Protocol):
@@ -41,9 +40,15 @@ class CallObservation(Protocol):
         """The call waited `seconds` for `what`: "token" or "queue"."""
         ...
 
-    def ended(
-        self, state: CallState, error: DinteroError | None, *, cancelled: bool = False
-    ) -> None: ...
+    def token(self, source: str) -> None:
+        """The current attempt carries a token from `source`: "memory" (this process had it),
+        "shared" (a fleet's cache) or "dintero" (fetched for it)."""
+        ...
+
+    def ended(self, error: DinteroError | None, *, cancelled: bool = False) -> None:
+        """The call ended: with its model (`error` None), with `error`, or `cancelled` by its
+        caller."""
+        ...
 
 
 class TokenFetch(Protocol):
@@ -109,9 +114,10 @@ class _Nobody:
     def waited(self, what: str, seconds: float) -> None:
         return None
 
-    def ended(
-        self, state: CallState, error: DinteroError | None, *, cancelled: bool = False
-    ) -> None:
+    def token(self, source: str) -> None:
+        return None
+
+    def ended(self, error: DinteroError | None, *, cancelled: bool = False) -> None:
         return None
 
 

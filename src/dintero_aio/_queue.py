@@ -12,6 +12,12 @@ bounded by the request's `pool` timeout, as waiting inside the pool is, and ends
 call's deadline, since it happens inside the call. A request cancelled while it waits takes no
 slot. Token requests do not queue (`calls.Caller.call`): a request that holds a slot may be
 waiting for a token, and the token's request must not wait behind it.
+
+Why in front of `http.send` and not a transport wrapper (issue 20 weighed both): httpx stops
+reading the proxy variables once it is given a transport, so wrapping the default one would mean
+mounting a wrapper per proxy ourselves, as `_http_client` has to for aiohttp; and the queue
+protects httpcore's pool, which a user's own `transport=` does not have, so it is rightly left out
+there.
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import httpx
 
     from ._errors import DinteroError
-    from ._wire import CallState
 
 #: The instrumentation scope of every span and metric.
 SCOPE = "dintero_aio"
@@ -265,9 +264,11 @@ class _Call:
         if self.current is not None:
             self.current.waited(what, seconds)
 
-    def ended(
-        self, state: CallState, error: DinteroError | None, *, cancelled: bool = False
-    ) -> None:
+    def token(self, source: str) -> None:
+        if self.current is not None:
+            self.current.token(source)
+
+    def ended(self, error: DinteroError | None, *, cancelled: bool = False) -> None:
         observer, operation = self._observer, self._operation
         error_type = None
         if cancelled:
@@ -337,6 +338,9 @@ class _Attempt:
     def waited(self, what: str, seconds: float) -> None:
         self._waits[what] = self._waits.get(what, 0.0) + seconds
         self._span.set_attribute(f"dintero.{what}.wait", self._waits[what])
+
+    def token(self, source: str) -> None:
+        self._span.set_attribute("dintero.token.source", source)
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self._call.current = None
