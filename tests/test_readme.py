@@ -314,3 +314,4 @@ def test_the_readme_has_the_sections_a_newcomer_needs() -> None:
     assert headings.index("Install") < headings.index("Quickstart") < 3
     for command in ("make demo", "make test", "make compat"):
         assert command in text
+    assert len(text.splitlines()) <= 160  # issue 18: about 150; the long reference is in docs/
