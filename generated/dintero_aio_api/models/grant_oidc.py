@@ -13,13 +13,13 @@ T = TypeVar("T", bound="GrantOidc")
 
 @_attrs_define
 class GrantOidc:
-    """OpenID Connect configuration of a grant (type `authorization_code` only): lets the client verify the identity of the
-    end user from an authentication by this authority.
+    """OpenID Connect configuration of a grant (type `authorization_code` only): lets the client verify the identity of
+    the end user from an authentication by this authority.
 
-        Attributes:
-            client_id (str | Unset):
-            client_secret (str | Unset):
-            authority (str | Unset):
+    Attributes:
+        client_id (str | Unset):
+        client_secret (str | Unset):
+        authority (str | Unset):
     """
 
     client_id: str | Unset = UNSET
