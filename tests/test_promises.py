@@ -215,8 +215,12 @@ def test_an_instance_used_from_a_second_event_loop_says_so(httpx_mock: HTTPXMock
     httpx_mock.add_response(url=CLIENTS_URL, json=[])
     dintero = Dintero(account_id=ACCOUNT, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     asyncio.run(dintero.clients.list())
-    with pytest.raises(EventLoopError, match="event loop"):
+    with pytest.raises(EventLoopError) as raised:
         asyncio.run(dintero.clients.list())
+    assert str(raised.value) == (  # what to do, in words a user acts on
+        "this Dintero instance belongs to the event loop it first ran on (its connections do "
+        "too); make one instance per asyncio.run()"
+    )
     assert isinstance(EventLoopError("x"), DinteroError)
 
 
