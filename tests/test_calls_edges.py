@@ -260,9 +260,7 @@ async def test_a_transport_error_without_a_request_names_no_server(
     """httpx attaches the request to what its transports raise; an exception raised before any
     request existed has none to name, and is still an SDK error (not a RuntimeError)."""
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    state = CallState(loop.time() + 5, task, loop, NO_OBSERVER.call("list", "T12345678"))
+    state = CallState(loop.time() + 5, loop, NO_OBSERVER.call("list", "T12345678"))
 
     async def failing() -> httpx.Response:
         raise exc

@@ -121,7 +121,7 @@ class Caller:
         loop = task.get_loop()
         policy = self.policy
         observed = self.observer.call(job.name, self.account_id)
-        state = CallState(loop.time() + policy.total_timeout, task, loop, observed)
+        state = CallState(loop.time() + policy.total_timeout, loop, observed)
         deadline = self.deadlines.at(state.deadline, task, loop)
         try:
             with deadline:

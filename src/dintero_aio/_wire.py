@@ -58,19 +58,16 @@ class CallState:
         "observed",
         "retries",
         "stage",
-        "task",
         "token_retries",
     )
 
     def __init__(
         self,
         deadline: float,
-        task: asyncio.Task[object],
         loop: asyncio.AbstractEventLoop,
         observed: CallObservation,
     ) -> None:
         self.deadline = deadline
-        self.task = task
         self.loop = loop
         #: What telemetry knows of the call (`_observe`).
         self.observed = observed
