@@ -406,16 +406,17 @@ def rows(result: Result) -> list[Row]:
                     "yes" if met else "**NO**",
                 )
             )
-        ours, theirs = run.phases["cold"], base.phases["cold"]
-        out.append(
-            Row(
-                f"Fleet: ms from `go` to the first answer per process, {processes} processes, "
-                "cold: median / slowest process",
-                f"{statistics.median(ours.first_ms):,.0f} / {max(ours.first_ms):,.0f}",
-                f"{statistics.median(theirs.first_ms):,.0f} / {max(theirs.first_ms):,.0f}",
-                f"{statistics.median(ours.first_ms) / statistics.median(theirs.first_ms):.2f}",
+        for phase, what in (("cold", "cold"), ("expired", "after `expire_tokens()`")):
+            ours, theirs = run.phases[phase], base.phases[phase]
+            out.append(
+                Row(
+                    f"Fleet: ms from `go` to the first answer per process, {processes} "
+                    f"processes, {what}: median / slowest process",
+                    f"{statistics.median(ours.first_ms):,.0f} / {max(ours.first_ms):,.0f}",
+                    f"{statistics.median(theirs.first_ms):,.0f} / {max(theirs.first_ms):,.0f}",
+                    f"{statistics.median(ours.first_ms) / statistics.median(theirs.first_ms):.2f}",
+                )
             )
-        )
         warm = run.phases["warm"]
         extra = warm.tokens + warm.exchanges
         out.append(
