@@ -87,8 +87,14 @@ async def test_a_request_that_cannot_be_sent_is_retried_like_any_connection_erro
     assert await dintero.clients.list() == []
 
 
+# A TimeoutError that is not the call's own deadline (one raised by code under the SDK) is a bug
+# too, not an `APITimeoutError` that would claim the total_timeout ran out.
+@pytest.mark.parametrize("kind", [RuntimeError, TimeoutError])
 async def test_a_bug_becomes_an_unexpected_error_that_says_where_and_is_logged(
-    httpx_mock: HTTPXMock, dintero: Dintero, caplog: pytest.LogCaptureFixture
+    httpx_mock: HTTPXMock,
+    dintero: Dintero,
+    caplog: pytest.LogCaptureFixture,
+    kind: type[Exception],
 ) -> None:
     raised_at: list[str] = []
 
@@ -96,7 +102,7 @@ async def test_a_bug_becomes_an_unexpected_error_that_says_where_and_is_logged(
         frame = inspect.currentframe()
         assert frame is not None
         raised_at.append(f"{frame.f_code.co_filename}:{frame.f_lineno + 1}")
-        raise RuntimeError("text that may quote a credential")
+        raise kind("text that may quote a credential")
 
     httpx_mock.add_callback(broken, method="GET", url=CLIENTS_URL)
     with pytest.raises(UnexpectedError) as info:
@@ -104,14 +110,14 @@ async def test_a_bug_becomes_an_unexpected_error_that_says_where_and_is_logged(
 
     where = raised_at[0]
     assert str(info.value) == (
-        f"GET {LIST_PATH}: unexpected RuntimeError at {where} "
+        f"GET {LIST_PATH}: unexpected {kind.__name__} at {where} "
         "(a bug in dintero-aio: please report it)"
     )
     assert info.value.__cause__ is None
     assert info.value.__context__ is None
     errors = [r for r in caplog.records if r.name == "dintero_aio" and r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
-        f"bug in dintero-aio: GET {LIST_PATH}: unexpected RuntimeError at {where}"
+        f"bug in dintero-aio: GET {LIST_PATH}: unexpected {kind.__name__} at {where}"
     ]
     # This ERROR record is the point of the test; the suite-wide check fails any other.
     caplog.clear()
